@@ -1,0 +1,8 @@
+"""Saga and pipeline definitions, and the saga actor that replays the log (not built yet)."""
+
+from loguru import logger
+
+__all__: list[str] = []
+
+# A library adds no sink and stays quiet until the application opts in: see README "Logging".
+logger.disable("sagas")

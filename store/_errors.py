@@ -1,0 +1,104 @@
+"""The store's errors, by what the caller can do about each.
+
+``WrongExpectedVersionError`` and ``EventIdConflictError`` are about the caller's own
+append and write nothing; ``DatabaseError`` and its children are about the file. No
+``sqlite3`` exception leaves the store: each is translated here and chained.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from events import SagalogError
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+__all__ = [
+    "CorruptDatabaseError",
+    "DatabaseError",
+    "EventIdConflictError",
+    "InvalidStreamIdError",
+    "NotADatabaseError",
+    "SchemaVersionError",
+    "StoreClosedError",
+    "StoreError",
+    "WrongExpectedVersionError",
+    "translate",
+]
+
+
+class StoreError(SagalogError):
+    """Base class of the event store's errors."""
+
+
+class InvalidStreamIdError(StoreError, ValueError):
+    """A stream id (or correlation id) is empty, too long, or holds characters refused."""
+
+    def __init__(self, what: str, value: object, reason: str) -> None:
+        self.value = value
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:60] + "..." + shown[-12:]
+        super().__init__(f"invalid {what} {shown}: {reason}")
+
+
+class WrongExpectedVersionError(StoreError):
+    """The stream is not at the version the append expected; nothing was written."""
+
+    def __init__(self, stream_id: str, expected: object, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        now = "does not exist" if actual == 0 else f"is at version {actual}"
+        super().__init__(
+            f"append to stream {stream_id!r} expected {expected}, but the stream {now}; "
+            "nothing was written"
+        )
+
+
+class EventIdConflictError(StoreError):
+    """An event id is already recorded with other content, or only part of an append is."""
+
+    def __init__(self, event_id: UUID, reason: str, position: int | None = None) -> None:
+        self.event_id = event_id
+        self.position = position
+        where = f" (recorded at position {position})" if position is not None else ""
+        super().__init__(f"event id {event_id}{where}: {reason}; nothing was written")
+
+
+class StoreClosedError(StoreError):
+    """The store was used after it was closed."""
+
+
+class DatabaseError(StoreError):
+    """The database file or SQLite itself failed."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class NotADatabaseError(DatabaseError):
+    """The file is not an SQLite database, or not a sagalog one. It was left unchanged."""
+
+
+class CorruptDatabaseError(DatabaseError):
+    """The file is an SQLite database, but damaged (truncated, malformed). Left unchanged."""
+
+
+class SchemaVersionError(DatabaseError):
+    """The database was written by a newer sagalog whose schema this code cannot read."""
+
+
+def translate(error: sqlite3.Error, doing: str, *, path: str | None = None) -> DatabaseError:
+    """Turn an ``sqlite3`` error raised while ``doing`` into the store's own error."""
+    text = str(error)
+    if isinstance(error, sqlite3.DatabaseError) and (
+        "not a database" in text or "file is encrypted" in text
+    ):
+        return NotADatabaseError(f"{doing}: the file is not an SQLite database ({text})", path=path)
+    if "malformed" in text or "corrupt" in text:
+        return CorruptDatabaseError(f"{doing}: the database is damaged ({text})", path=path)
+    return DatabaseError(f"{doing}: {type(error).__name__}: {text}", path=path)

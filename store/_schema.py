@@ -1,0 +1,136 @@
+"""The database schema, and the checks that run on a file before SQLite touches it.
+
+The events table is the log. ``position`` is the rowid, so reading in position order is
+a walk of the table's own b-tree. Two unique indexes let the database enforce what the
+code assumes: one record per (stream, version), one record per event id. Triggers refuse
+UPDATE and DELETE, so the log is append-only even for someone with a raw connection.
+
+Hazard: changing anything here changes the file format. Bump :data:`SCHEMA_VERSION` and
+add a migration; a file with a higher version than this code knows is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from store._errors import CorruptDatabaseError, NotADatabaseError
+
+__all__ = [
+    "APPLICATION_ID",
+    "COLUMNS",
+    "SCHEMA_VERSION",
+    "check_file",
+    "create_script",
+    "is_memory",
+]
+
+APPLICATION_ID = 0x5347_4C47
+"""``PRAGMA application_id`` of a sagalog database ("SGLG")."""
+
+SCHEMA_VERSION = 1
+"""``PRAGMA user_version`` this code writes and reads."""
+
+COLUMNS = (
+    "position, stream_id, stream_version, event_id, type, version, recorded_at, "
+    "correlation_id, causation_id, data"
+)
+"""The envelope columns, in envelope order (``hash`` is selected separately)."""
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS events (
+    position       INTEGER PRIMARY KEY,
+    stream_id      TEXT    NOT NULL,
+    stream_version INTEGER NOT NULL,
+    event_id       BLOB    NOT NULL,
+    type           TEXT    NOT NULL,
+    version        INTEGER NOT NULL,
+    recorded_at    TEXT    NOT NULL,
+    correlation_id TEXT,
+    causation_id   BLOB,
+    data           TEXT    NOT NULL,
+    hash           BLOB    NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_stream ON events (stream_id, stream_version);
+CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id);
+CREATE INDEX IF NOT EXISTS events_correlation ON events (correlation_id, position)
+    WHERE correlation_id IS NOT NULL;
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'sagalog: the events table is append-only (UPDATE refused)');
+END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'sagalog: the events table is append-only (DELETE refused)');
+END;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name       TEXT    PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    updated_at TEXT    NOT NULL
+);
+"""
+
+
+def create_script() -> str:
+    """One script that creates the schema and stamps the file, in one transaction."""
+    return (
+        f"BEGIN IMMEDIATE;{_TABLES}"
+        f"PRAGMA application_id = {APPLICATION_ID};\n"
+        f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+        "COMMIT;"
+    )
+
+
+_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+
+
+def check_file(path: str) -> None:
+    """Refuse a file that is not an SQLite database, or is truncated, before opening it.
+
+    Reads only the 100-byte header, so the file is left byte-for-byte as it was. A
+    missing or empty file is fine (SQLite makes a new database there).
+
+    Raises:
+        NotADatabaseError: the header is not SQLite's.
+        CorruptDatabaseError: the file is shorter than its header says.
+
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise NotADatabaseError("is a directory, not a database file", path=path)
+    try:
+        size = file.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with file.open("rb") as handle:
+        header = handle.read(_HEADER_SIZE)
+    if len(header) < _HEADER_SIZE or not header.startswith(_MAGIC):
+        raise NotADatabaseError(
+            "the file is not an SQLite database (no SQLite header); it was left unchanged",
+            path=path,
+        )
+    page_size = int.from_bytes(header[16:18], "big")
+    if page_size == 1:
+        page_size = 65536
+    page_count = int.from_bytes(header[28:32], "big")
+    change_counter = int.from_bytes(header[24:28], "big")
+    valid_for = int.from_bytes(header[92:96], "big")
+    wal = Path(f"{path}-wal")
+    has_wal = wal.exists() and wal.stat().st_size > 0
+    if has_wal or valid_for != change_counter or page_size < 512:
+        return  # the header's page count is not authoritative; SQLite checks the rest
+    expected = page_size * page_count
+    if size < expected or size % page_size:
+        raise CorruptDatabaseError(
+            f"the file is truncated: its header says {page_count} pages of {page_size} bytes "
+            f"({expected} bytes) but it holds {size}; it was left unchanged",
+            path=path,
+        )
+
+
+def is_memory(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names an in-memory database."""
+    return str(path) == ":memory:"

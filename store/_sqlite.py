@@ -1,0 +1,523 @@
+"""The SQLite event store: the default, embedded backend of the store contract.
+
+Two aiosqlite connections (so two threads): the writer, used only by the group-commit
+task, and a reader for queries, so reads never wait behind an fsync. WAL mode lets them
+run side by side. An in-memory database is one connection (a second ``:memory:``
+connection would be another database), and a lock keeps reads out of the writer's open
+transactions there, so nothing uncommitted is ever read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Self
+from uuid import UUID
+
+import aiosqlite
+from loguru import logger
+
+from events import Envelope, Message, Registry
+from events import registry as default_registry
+from store._append import AppendRequest, Checkpoint, prepare
+from store._decode import decode_rows
+from store._errors import (
+    NotADatabaseError,
+    SchemaVersionError,
+    StoreClosedError,
+    StoreError,
+    translate,
+)
+from store._expected import ANY, ExpectedVersion
+from store._ids import check_id
+from store._resolve import Pending
+from store._schema import APPLICATION_ID, COLUMNS, SCHEMA_VERSION, check_file, create_script
+from store._subscription import Subscription
+from store._verify import VerifyReport, verify_rows
+from store._writer import Writer
+
+__all__ = ["Durability", "SqliteEventStore"]
+
+Durability = Literal["full", "normal", "off"]
+"""``full`` fsyncs every commit; ``normal`` survives a process crash but not power loss;
+``off`` is for tests."""
+
+_SYNCHRONOUS: dict[str, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+_READ_PAGE = 2000
+_PAGE = f"SELECT {COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"  # noqa: S608
+_BUSY_TIMEOUT_S = 60.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqliteEventStore:
+    """An append-only event store in one SQLite file (or in memory).
+
+    Open it with :meth:`open`::
+
+        async with SqliteEventStore.open("app.db") as store:
+            await store.append("order-1", [OrderPlaced(order_id="1")], expected_version=NO_STREAM)
+            async for record in store.read_stream("order-1"):
+                print(record.position, record.type, record.data)
+    """
+
+    def __init__(
+        self,
+        path: str,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        durability: Durability,
+        registry: Registry,
+        clock: Callable[[], datetime],
+        poll_interval: float,
+    ) -> None:
+        """Use :meth:`open`; this only wires up connections it has already opened."""
+        self.path = path
+        """The database file, or ``:memory:``."""
+        self.durability = durability
+        """The durability setting in force."""
+        self.registry = registry
+        """The message registry records are decoded with."""
+        self._writer_connection = writer
+        self._reader = reader
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._shared = writer is reader
+        self._lock = asyncio.Lock()
+        self._signal = asyncio.Event()
+        self._closed = False
+        self._writer = Writer(writer, self._lock, registry, self._now, self._committed, path)
+        self._writer.start()
+
+    # -- opening and closing ---------------------------------------------------------
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        durability: Durability = "full",
+        registry: Registry | None = None,
+        clock: Callable[[], datetime] | None = None,
+        poll_interval: float = 0.05,
+    ) -> AsyncIterator[SqliteEventStore]:
+        """Open (creating if needed) the store at ``path``; close it on exit.
+
+        Args:
+            path: a file path, or ``":memory:"``.
+            durability: ``full`` (fsync each commit, the default), ``normal`` or ``off``.
+            registry: the message registry to decode with (default: the process-wide one).
+            clock: where ``recorded_at`` comes from (default: the system clock, UTC).
+            poll_interval: how often a caught-up subscription looks for appends made by
+                other processes, in seconds.
+
+        Raises:
+            NotADatabaseError: the file is not an SQLite (or not a sagalog) database.
+            CorruptDatabaseError: the file is damaged or truncated.
+            SchemaVersionError: the file was written by a newer sagalog.
+            In each case the file is left byte-for-byte unchanged.
+
+        """
+        store = await cls.connect(
+            path, durability=durability, registry=registry, clock=clock,
+            poll_interval=poll_interval,
+        )
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    @classmethod
+    async def connect(
+        cls,
+        path: str | Path,
+        *,
+        durability: Durability = "full",
+        registry: Registry | None = None,
+        clock: Callable[[], datetime] | None = None,
+        poll_interval: float = 0.05,
+    ) -> SqliteEventStore:
+        """Open the store without a context manager; the caller must :meth:`close` it."""
+        name = str(path)
+        if durability not in _SYNCHRONOUS:
+            msg = f"durability must be 'full', 'normal' or 'off', not {durability!r}"
+            raise StoreError(msg)
+        memory = name == ":memory:"
+        if not memory:
+            check_file(name)
+        writer = await _connect(name)
+        try:
+            await _prepare(writer, name, durability)
+            reader = writer if memory else await _connect(name)
+        except BaseException:
+            await writer.close()
+            raise
+        if not memory:
+            try:
+                await reader.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
+                await reader.execute("PRAGMA query_only = ON")
+            except sqlite3.Error as error:
+                await reader.close()
+                await writer.close()
+                raise translate(error, "opening the reader", path=name) from error
+        logger.bind(store=name).debug("sagalog store opened ({} durability)", durability)
+        return cls(
+            name, writer, reader, durability=durability,
+            registry=registry or default_registry, clock=clock or _utc_now,
+            poll_interval=poll_interval,
+        )
+
+    async def close(self) -> None:
+        """Commit what is queued, then close the connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._writer.close()
+        self._committed()  # wake subscriptions so they notice the close
+        if not self._shared:
+            await self._reader.close()
+        await self._writer_connection.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def append(
+        self,
+        stream_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_version: ExpectedVersion = ANY,
+        correlation_id: str | None = None,
+        causation_id: UUID | None = None,
+        event_ids: Sequence[UUID] | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[Envelope[Message]]:
+        """Append ``messages`` to ``stream_id``, atomically, and return their records.
+
+        Args:
+            stream_id: the stream to append to (non-empty, no control characters).
+            messages: registered events or commands, stored in this order.
+            expected_version: ``ANY``, ``NO_STREAM``, ``STREAM_EXISTS`` or an exact version.
+            correlation_id: the saga or run the messages belong to.
+            causation_id: the event id of the message that caused these.
+            event_ids: ids to record the messages under (default: new time-ordered ids).
+                Appending ids already recorded with identical content returns the stored
+                records and appends nothing.
+            checkpoint: a subscriber position to move in the same transaction.
+
+        Raises:
+            WrongExpectedVersionError: the stream is not at ``expected_version``.
+            EventIdConflictError: an event id is recorded with other content.
+            InvalidStreamIdError, UnportableValueError, StoreError: bad input.
+            In every case nothing was written.
+
+        """
+        request = AppendRequest(
+            stream_id, messages, expected_version, correlation_id, causation_id, event_ids
+        )
+        (records,) = await self.append_all([request], checkpoint=checkpoint)
+        return records
+
+    async def append_all(
+        self, requests: Sequence[AppendRequest], *, checkpoint: Checkpoint | None = None
+    ) -> list[list[Envelope[Message]]]:
+        """Append to several streams and move a checkpoint, all in one transaction.
+
+        This is how a handler commits its outputs and its subscriber checkpoint together.
+        If any request fails its checks, nothing of any of them is written.
+        """
+        self._check_open()
+        writes = [prepare(request) for request in requests]
+        if checkpoint is not None:
+            checkpoint = _check_checkpoint(checkpoint)
+        size = sum(len(write.messages) for write in writes)
+        return await self._writer.submit(Pending(writes, checkpoint, size))
+
+    async def set_checkpoint(self, name: str, position: int) -> None:
+        """Move subscriber ``name`` to ``position`` (it never moves backwards)."""
+        await self.append_all([], checkpoint=Checkpoint(name, position))
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def read_stream(
+        self, stream_id: str, from_version: int = 0
+    ) -> AsyncIterator[Envelope[Message]]:
+        """The records of one stream from ``from_version`` on (inclusive), in order."""
+        version = from_version
+        while True:
+            page = await self.read_stream_page(stream_id, version, _READ_PAGE)
+            for record in page:
+                yield record
+            if len(page) < _READ_PAGE:
+                return
+            version = page[-1].stream_version + 1
+
+    async def read_stream_page(
+        self, stream_id: str, from_version: int, limit: int
+    ) -> list[Envelope[Message]]:
+        """Up to ``limit`` records of one stream from ``from_version`` on, in one query."""
+        check_id(stream_id)
+        rows = await self._query(
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version >= ? "  # noqa: S608
+            "ORDER BY stream_version LIMIT ?",
+            (stream_id, from_version, limit),
+        )
+        return decode_rows(rows, self.registry)
+
+    async def read_all(
+        self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
+    ) -> AsyncIterator[Envelope[Message]]:
+        """The whole log from ``from_position`` on (inclusive), in position order.
+
+        Fetches pages of a few thousand records, so memory stays flat on any size of log.
+        """
+        position = from_position
+        while True:
+            page = await self.read_page(position, _READ_PAGE, types=types)
+            for record in page:
+                yield record
+            if len(page) < _READ_PAGE:
+                return
+            position = page[-1].position + 1
+
+    async def read_page(
+        self,
+        from_position: int,
+        limit: int,
+        *,
+        types: Iterable[type[Message] | str] | None = None,
+    ) -> list[Envelope[Message]]:
+        """Up to ``limit`` records from ``from_position`` on, decoded, in one query."""
+        sql, params = self._page_query(from_position, limit, types)
+        return decode_rows(await self._query(sql, params), self.registry)
+
+    async def read_rows(self, from_position: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` stored rows, undecoded: the envelope columns then ``hash``.
+
+        For tools that must show records this code cannot decode (an unknown type).
+        """
+        rows = await self._query(
+            f"SELECT {COLUMNS}, hash FROM events WHERE position >= ? "  # noqa: S608
+            "ORDER BY position LIMIT ?",
+            (from_position, limit),
+        )
+        return [tuple(row) for row in rows]
+
+    def subscribe(
+        self,
+        from_position: int = 0,
+        *,
+        types: Iterable[type[Message] | str] | None = None,
+    ) -> Subscription:
+        """Records from ``from_position`` on (inclusive): the past, then live appends.
+
+        Args:
+            from_position: the first position to deliver (inclusive; 0 means all).
+            types: only records of these message types (classes or registered names).
+
+        """
+        self._check_open()
+        wanted = _type_names(types)
+
+        async def fetch(position: int, limit: int) -> list[Envelope[Message]]:
+            if self._closed:
+                msg = "the event store is closed"
+                raise StoreClosedError(msg)
+            return await self.read_page(position, limit, types=wanted)
+
+        return Subscription(fetch, lambda: self._signal, from_position, self._poll_interval)
+
+    async def stream_version(self, stream_id: str) -> int:
+        """The version of the stream's last record, 0 if it has none."""
+        check_id(stream_id)
+        rows = await self._query(
+            "SELECT max(stream_version) FROM events WHERE stream_id = ?", (stream_id,)
+        )
+        return int(rows[0][0] or 0)
+
+    async def last_position(self) -> int:
+        """The position of the last record in the log, 0 if it is empty."""
+        rows = await self._query("SELECT max(position) FROM events", ())
+        return int(rows[0][0] or 0)
+
+    async def checkpoint(self, name: str) -> int:
+        """Subscriber ``name``'s recorded position, 0 if it has none."""
+        rows = await self._query("SELECT position FROM checkpoints WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    async def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Check the hash chain, the positions, and SQLite's ``quick_check``.
+
+        Args:
+            progress: called with the number of records checked so far, after each page.
+
+        """
+        quick = await self._query("PRAGMA quick_check", ())
+        quick_check = "; ".join(str(row[0]) for row in quick)
+
+        async def pages() -> AsyncIterator[list[Any]]:
+            position = 1
+            while True:
+                rows = await self.read_rows(position, _READ_PAGE * 5)
+                if not rows:
+                    return
+                yield rows
+                position = rows[-1][0] + 1
+
+        return await verify_rows(pages(), quick_check, progress)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat(timespec="microseconds")
+
+    def _committed(self) -> None:
+        signal, self._signal = self._signal, asyncio.Event()
+        signal.set()
+
+    def _page_query(
+        self, from_position: int, limit: int, types: Iterable[type[Message] | str] | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        names = _type_names(types)
+        if names is None:
+            return _PAGE, (from_position, limit)
+        marks = ",".join("?" * len(names))
+        sql = (
+            f"SELECT {COLUMNS} FROM events WHERE position >= ? AND type IN ({marks}) "  # noqa: S608
+            "ORDER BY position LIMIT ?"
+        )
+        return sql, (from_position, *names, limit)
+
+    async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        self._check_open()
+        try:
+            if self._shared:
+                async with self._lock:
+                    return list(await self._reader.execute_fetchall(sql, params))
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as error:
+            raise translate(error, "reading", path=self.path) from error
+        except ValueError as error:  # aiosqlite: "Connection closed"
+            msg = f"the event store is closed ({error})"
+            raise StoreClosedError(msg) from error
+
+
+def _type_names(types: Iterable[type[Message] | str] | None) -> list[str] | None:
+    if types is None:
+        return None
+    names = []
+    for kind in types:
+        if isinstance(kind, str):
+            names.append(kind)
+        elif isinstance(kind, type) and issubclass(kind, Message) and hasattr(kind, "message_type"):
+            names.append(kind.message_type)
+        else:
+            msg = f"types must hold message classes or type names, not {kind!r}"
+            raise StoreError(msg)
+    return names
+
+
+def _check_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
+    name, position = checkpoint
+    if not isinstance(name, str) or not name:
+        msg = f"checkpoint name must be a non-empty str, not {name!r}"
+        raise StoreError(msg)
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        msg = f"checkpoint position must be an int >= 0, not {position!r}"
+        raise StoreError(msg)
+    return Checkpoint(name, position)
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    try:
+        return await aiosqlite.connect(
+            path, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+        )
+    except sqlite3.Error as error:
+        raise translate(error, "opening", path=path) from error
+
+
+async def _prepare(connection: aiosqlite.Connection, path: str, durability: str) -> None:
+    """Check what the file holds before changing anything, then set it up."""
+    try:
+        application_id = await _pragma(connection, "application_id")
+        user_version = await _pragma(connection, "user_version")
+        tables = [
+            row[0]
+            for row in await connection.execute_fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        ]
+    except sqlite3.Error as error:
+        raise translate(error, "opening", path=path) from error
+    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
+        msg = (
+            "the file is an SQLite database but not a sagalog one "
+            f"(application_id {application_id}, tables {', '.join(tables[:5])}); "
+            "it was left unchanged"
+        )
+        raise NotADatabaseError(msg, path=path)
+    if user_version > SCHEMA_VERSION:
+        msg = (
+            f"the database has schema version {user_version}, written by a newer sagalog; "
+            f"this one reads up to version {SCHEMA_VERSION}. Upgrade sagalog to open it"
+        )
+        raise SchemaVersionError(msg, path=path)
+    try:
+        if path != ":memory:":
+            await _retry_locked(connection, "PRAGMA journal_mode = WAL")
+        await connection.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
+        if user_version < SCHEMA_VERSION:
+            await _retry_locked(connection, create_script(), script=True)
+    except sqlite3.Error as error:
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await connection.execute("ROLLBACK")
+        raise translate(error, "opening", path=path) from error
+
+
+async def _pragma(connection: aiosqlite.Connection, name: str) -> int:
+    rows = list(await connection.execute_fetchall(f"PRAGMA {name}"))
+    return int(rows[0][0])
+
+
+async def _retry_locked(
+    connection: aiosqlite.Connection, sql: str, *, script: bool = False
+) -> None:
+    # Changing the journal mode or creating the schema needs a lock another process
+    # may hold while it does the same; the busy timeout does not cover every case.
+    for attempt in range(100):
+        try:
+            if script:
+                await connection.executescript(sql)
+            else:
+                await connection.execute(sql)
+        except sqlite3.OperationalError as error:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    await connection.execute("ROLLBACK")
+            if ("locked" not in str(error) and "busy" not in str(error)) or attempt == 99:
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            return
+

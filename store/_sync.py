@@ -1,0 +1,222 @@
+"""A blocking facade over the async store, for code on plain threads (the pykka actors).
+
+Like aiosqlite's own design, one owner thread runs an event loop with the store on it;
+callers submit coroutines with ``run_coroutine_threadsafe`` and block on the future.
+Reads come back a page at a time, so one cross-thread hop serves hundreds of records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+from uuid import UUID
+
+from store._append import AppendRequest, Checkpoint
+from store._errors import StoreClosedError
+from store._expected import ANY, ExpectedVersion
+from store._sqlite import Durability, SqliteEventStore
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from events import Envelope, Message, Registry
+    from store._subscription import Subscription
+    from store._verify import VerifyReport
+
+__all__ = ["SyncEventStore", "SyncSubscription"]
+
+T = TypeVar("T")
+_PAGE = 1000
+
+
+class SyncEventStore:
+    """The store's operations as blocking calls, safe to use from any thread.
+
+    Example::
+
+        with SyncEventStore.open("app.db") as store:
+            store.append("order-1", [OrderPlaced(order_id="1")])
+            for record in store.read_all():
+                print(record.position, record.type)
+    """
+
+    def __init__(self, store: SqliteEventStore, loop: asyncio.AbstractEventLoop,
+                 thread: threading.Thread) -> None:
+        """Use :meth:`open`."""
+        self.store = store
+        """The async store, for code running on :attr:`loop`."""
+        self.loop = loop
+        """The event loop the store runs on (its own thread)."""
+        self._thread = thread
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        durability: Durability = "full",
+        registry: Registry | None = None,
+        clock: Callable[[], datetime] | None = None,
+        poll_interval: float = 0.05,
+    ) -> SyncEventStore:
+        """Start the owner thread and open the store on it; raises what the store raises."""
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="sagalog-store", daemon=True)
+        thread.start()
+        future = asyncio.run_coroutine_threadsafe(
+            SqliteEventStore.connect(
+                path, durability=durability, registry=registry, clock=clock,
+                poll_interval=poll_interval,
+            ),
+            loop,
+        )
+        try:
+            store = future.result()
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+            raise
+        return cls(store, loop, thread)
+
+    def close(self) -> None:
+        """Commit what is queued, close the store, and stop the owner thread."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            asyncio.run_coroutine_threadsafe(self.store.close(), self.loop).result()
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+            self.loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the store's loop and block until it is done."""
+        return self.submit(coroutine).result()
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run ``coroutine`` on the store's loop; return its future without blocking."""
+        if self._closed:
+            coroutine.close()
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def append(
+        self,
+        stream_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_version: ExpectedVersion = ANY,
+        correlation_id: str | None = None,
+        causation_id: UUID | None = None,
+        event_ids: Sequence[UUID] | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[Envelope[Message]]:
+        """See :meth:`SqliteEventStore.append`."""
+        return self.call(
+            self.store.append(
+                stream_id, messages, expected_version=expected_version,
+                correlation_id=correlation_id, causation_id=causation_id,
+                event_ids=event_ids, checkpoint=checkpoint,
+            )
+        )
+
+    def append_all(
+        self, requests: Sequence[AppendRequest], *, checkpoint: Checkpoint | None = None
+    ) -> list[list[Envelope[Message]]]:
+        """See :meth:`SqliteEventStore.append_all`."""
+        return self.call(self.store.append_all(requests, checkpoint=checkpoint))
+
+    def set_checkpoint(self, name: str, position: int) -> None:
+        """See :meth:`SqliteEventStore.set_checkpoint`."""
+        self.call(self.store.set_checkpoint(name, position))
+
+    def checkpoint(self, name: str) -> int:
+        """See :meth:`SqliteEventStore.checkpoint`."""
+        return self.call(self.store.checkpoint(name))
+
+    def stream_version(self, stream_id: str) -> int:
+        """See :meth:`SqliteEventStore.stream_version`."""
+        return self.call(self.store.stream_version(stream_id))
+
+    def last_position(self) -> int:
+        """See :meth:`SqliteEventStore.last_position`."""
+        return self.call(self.store.last_position())
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """See :meth:`SqliteEventStore.verify`."""
+        return self.call(self.store.verify(progress))
+
+    def read_stream(self, stream_id: str, from_version: int = 0) -> Iterator[Envelope[Message]]:
+        """See :meth:`SqliteEventStore.read_stream`."""
+        version = from_version
+        while True:
+            page = self.call(self.store.read_stream_page(stream_id, version, _PAGE))
+            yield from page
+            if len(page) < _PAGE:
+                return
+            version = page[-1].stream_version + 1
+
+    def read_all(
+        self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
+    ) -> Iterator[Envelope[Message]]:
+        """See :meth:`SqliteEventStore.read_all`."""
+        wanted = None if types is None else list(types)
+        position = from_position
+        while True:
+            page = self.call(self.store.read_page(position, _PAGE, types=wanted))
+            yield from page
+            if len(page) < _PAGE:
+                return
+            position = page[-1].position + 1
+
+    def subscribe(
+        self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
+    ) -> SyncSubscription:
+        """See :meth:`SqliteEventStore.subscribe`; iterate it, or call ``next_batch``."""
+        wanted = None if types is None else list(types)
+
+        async def make() -> Subscription:
+            return self.store.subscribe(from_position, types=wanted)
+
+        return SyncSubscription(self, self.call(make()))
+
+
+class SyncSubscription:
+    """A blocking subscription: catch-up then live, from a plain thread."""
+
+    def __init__(self, owner: SyncEventStore, subscription: Subscription) -> None:
+        self._owner = owner
+        self._subscription = subscription
+        self._buffer: list[Envelope[Message]] = []
+
+    def next_batch(self, limit: int = 500, timeout: float | None = None) -> list[Envelope[Message]]:
+        """Up to ``limit`` next records, waiting up to ``timeout`` s; [] on timeout or close."""
+        if self._buffer:
+            taken, self._buffer = self._buffer[:limit], self._buffer[limit:]
+            return taken
+        return self._owner.call(self._subscription.next_batch(limit, timeout))
+
+    def close(self) -> None:
+        """Stop the subscription (a blocked ``next_batch`` returns within a poll interval)."""
+        self._subscription.close()
+
+    def __iter__(self) -> Iterator[Envelope[Message]]:
+        while True:
+            batch = self.next_batch(500, None)
+            if not batch:
+                return
+            yield from batch

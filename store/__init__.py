@@ -21,6 +21,7 @@ from store._sqlite import Durability, SqliteEventStore
 from store._subscription import Subscription
 from store._sync import SyncEventStore, SyncSubscription
 from store._verify import VerifyReport
+from store._writer import WriterStats
 
 __all__ = [
     "ANY",
@@ -46,6 +47,7 @@ __all__ = [
     "SyncEventStore",
     "SyncSubscription",
     "VerifyReport",
+    "WriterStats",
     "WrongExpectedVersionError",
 ]
 

@@ -39,7 +39,7 @@ from store._resolve import Pending
 from store._schema import APPLICATION_ID, COLUMNS, SCHEMA_VERSION, check_file, create_script
 from store._subscription import Subscription
 from store._verify import VerifyReport, verify_rows
-from store._writer import Writer
+from store._writer import Writer, WriterStats
 
 __all__ = ["Durability", "SqliteEventStore"]
 
@@ -175,6 +175,11 @@ class SqliteEventStore:
             registry=registry or default_registry, clock=clock or _utc_now,
             poll_interval=poll_interval,
         )
+
+    @property
+    def stats(self) -> WriterStats:
+        """Counters of the group-commit writer (transactions, appends, records)."""
+        return self._writer.stats
 
     async def close(self) -> None:
         """Commit what is queued, then close the connections. Idempotent."""
@@ -459,6 +464,9 @@ async def _connect(path: str) -> aiosqlite.Connection:
 async def _prepare(connection: aiosqlite.Connection, path: str, durability: str) -> None:
     """Check what the file holds before changing anything, then set it up."""
     try:
+        # One read transaction, so the three answers come from one snapshot even while
+        # another process is creating the schema (it stamps the ids in the same commit).
+        await connection.execute("BEGIN")
         application_id = await _pragma(connection, "application_id")
         user_version = await _pragma(connection, "user_version")
         tables = [
@@ -467,7 +475,11 @@ async def _prepare(connection: aiosqlite.Connection, path: str, durability: str)
                 "SELECT name FROM sqlite_master WHERE type = 'table'"
             )
         ]
+        await connection.execute("COMMIT")
     except sqlite3.Error as error:
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await connection.execute("ROLLBACK")
         raise translate(error, "opening", path=path) from error
     if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
         msg = (

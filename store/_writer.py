@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -30,7 +31,7 @@ from store._schema import COLUMNS
 if TYPE_CHECKING:
     import aiosqlite
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "WriterStats"]
 
 Outcome = list[list[Envelope[Message]]]
 
@@ -43,6 +44,20 @@ _CHECKPOINT = (
 _MAX_BATCH_ROWS = 20_000
 _CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
 _BUSY_RETRIES = 50
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters of the group-commit writer, for benchmarks and tests."""
+
+    transactions: int = 0
+    """Transactions committed."""
+    appends: int = 0
+    """Appends (callers' units of work) answered with success."""
+    records: int = 0
+    """Records appended, or returned as already recorded by an idempotent repeat."""
+    largest_batch: int = 0
+    """The most appends committed in one transaction."""
 
 
 class Writer:
@@ -68,6 +83,8 @@ class Writer:
         )
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self.stats = WriterStats()
+        """What this writer has done so far."""
 
     def start(self) -> None:
         """Start the writer task on the running loop."""
@@ -125,16 +142,20 @@ class Writer:
                 await self._rollback()
                 failure = translate(error, "appending", path=self._path)
                 outcomes = [failure for _ in batch]
-        committed = False
+        successes = 0
         for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue
             if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                committed = True
+                if not future.done():
+                    future.set_exception(outcome)
+                continue
+            successes += 1
+            self.stats.records += sum(len(records) for records in outcome)
+            if not future.done():  # a caller that gave up still had its append committed
                 future.set_result(outcome)
-        if committed:
+        if successes:
+            self.stats.transactions += 1
+            self.stats.appends += successes
+            self.stats.largest_batch = max(self.stats.largest_batch, successes)
             self._on_commit()
 
     async def _write(

@@ -1,0 +1,37 @@
+"""Message types and helpers shared by the test suite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from pydantic import Field
+
+from events import Command, Event
+
+T = TypeVar("T")
+
+
+class Deposited(Event, name="test.Deposited"):
+    account: str
+    amount: int
+
+
+class Withdrawn(Event, name="test.Withdrawn"):
+    account: str
+    amount: int
+
+
+class OpenAccount(Command, name="test.OpenAccount"):
+    account: str
+
+
+class Note(Event, name="test.Note"):
+    text: str
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one async scenario to completion (the suite needs no async plugin)."""
+    return asyncio.run(coroutine)

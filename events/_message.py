@@ -24,6 +24,9 @@ from events._registry import registry
 
 __all__ = ["Command", "Event", "Message"]
 
+_RESERVED = frozenset({"message_type", "message_version", "message_kind"})
+"""Class attributes of every message; a field of the same name would hide them."""
+
 
 class Message(BaseModel):
     """A typed message: a fact (:class:`Event`) or a request (:class:`Command`)."""
@@ -65,6 +68,13 @@ class Message(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401 - pydantic's hook
         super().__pydantic_init_subclass__(**kwargs)
         name, version, abstract = cls.__dict__["__sagalog_pending__"]
+        clash = _RESERVED.intersection(cls.model_fields)
+        if clash:
+            msg = (
+                f"{cls.__qualname__}: field {min(clash)!r} clashes with the class "
+                f"attribute sagalog keeps under that name; rename the field"
+            )
+            raise TypeError(msg)
         if abstract or cls in _BASES:
             return
         cls.message_type = name

@@ -385,6 +385,15 @@ class SqliteEventStore:
 
         return await verify_rows(pages(), quick_check, progress)
 
+    async def wait_for_commit(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bounded wait is the point
+        """Wait until this store commits something, up to ``timeout`` s; False if none."""
+        signal = self._signal
+        try:
+            await asyncio.wait_for(signal.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     # -- internals -------------------------------------------------------------------
 
     def _check_open(self) -> None:

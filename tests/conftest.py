@@ -9,3 +9,21 @@ import pytest
 def db_path(tmp_path: Path) -> str:
     """A fresh database file path in the test's own temp directory."""
     return str(tmp_path / "log.db")
+
+
+@pytest.fixture
+def logs():
+    """sagalog's log records during the test, captured through a loguru sink."""
+    from loguru import logger
+
+    from events import enable_logging
+    from events._logging import PACKAGES
+    from tests.support import LogCapture
+
+    capture = LogCapture()
+    enable_logging()
+    sink = logger.add(capture, level="DEBUG")
+    yield capture
+    logger.remove(sink)
+    for package in PACKAGES:
+        logger.disable(package)

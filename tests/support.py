@@ -35,3 +35,20 @@ class Note(Event, name="test.Note"):
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run one async scenario to completion (the suite needs no async plugin)."""
     return asyncio.run(coroutine)
+
+
+class LogCapture:
+    """Collects sagalog's log records for assertions (loguru sink, removed afterwards)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def __call__(self, message: Any) -> None:  # loguru calls a sink with the message
+        record = message.record
+        self.records.append(
+            {"level": record["level"].name, "message": record["message"],
+             "extra": dict(record["extra"]), "name": record["name"]}
+        )
+
+    def messages(self, level: str | None = None) -> list[str]:
+        return [r["message"] for r in self.records if level is None or r["level"] == level]

@@ -1,0 +1,287 @@
+"""The actor base class: a pykka ``ThreadingActor`` fed from the log.
+
+An actor never receives messages from other actors. The runtime attaches it to the
+store; the actor then pulls committed records of the types it handles, in log order,
+a batch at a time (so a slow actor never makes anything buffer the log), runs its
+handlers, and commits all outputs of the batch together with its checkpoint in one
+transaction. After a crash it resumes after the checkpoint, and the outputs of a
+re-run carry the same derived event ids, so nothing is appended twice.
+
+Hazard: handlers run on the actor's own thread and must not block on other actors.
+Waiting (retry backoff) is a callback from the runtime's clock, never a sleep, so the
+actor stays responsive to ``stop``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pykka
+from loguru import logger
+
+from actors._handlers import collect_handlers
+from actors._outputs import normalize, to_requests
+from actors._retry import RetryPolicy
+from events import Envelope, Message, derived_event_id
+from events.runtime import HandlerFailed
+from store import AppendRequest, Checkpoint, EventIdConflictError, StoreClosedError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from actors._clock import ClockProtocol, TimerHandle
+    from store import SyncEventStore, SyncSubscription
+
+__all__ = ["Actor", "ActorContext", "ActorCrashedError"]
+
+Done = list[tuple[Envelope[Message], list[AppendRequest]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ActorContext:
+    """What the runtime gives an actor when it attaches it to the log."""
+
+    name: str
+    store: SyncEventStore
+    clock: ClockProtocol
+    on_death: Callable[[str, BaseException], None]
+    idle_wait: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class _Attach:
+    context: ActorContext
+
+
+class _Pull:
+    """Self-addressed: fetch and handle the next batch."""
+
+
+class _Wake:
+    """From the clock: a retry's wait is over."""
+
+
+_PULL = _Pull()
+_WAKE = _Wake()
+
+
+class ActorCrashedError(Exception):
+    """A non-Exception error escaped an actor; wrapped so pykka restarts only this actor."""
+
+
+def _refuse_direct(actor: Actor, message: object) -> None:
+    msg = (
+        f"{type(actor).__name__} got {message!r} directly; actors receive messages only "
+        "through the log (append them to the store)"
+    )
+    raise TypeError(msg)
+
+
+class Actor(pykka.ThreadingActor):
+    """Base class of service and phase actors: declare handlers with ``@handles``.
+
+    Example::
+
+        class Payments(Actor):
+            retry_policy = RetryPolicy(attempts=5, delay=1.0, backoff=2.0)
+
+            def __init__(self, gateway: PaymentGateway) -> None:
+                super().__init__()
+                self.gateway = gateway
+
+            @handles(ChargePayment)
+            def charge(self, command: ChargePayment, envelope: Envelope) -> Message:
+                self.gateway.charge(command.amount, key=str(envelope.event_id))
+                return PaymentCharged(order_id=command.order_id)
+    """
+
+    actor_handlers: ClassVar[dict[str, str]] = {}
+    """Registered type name -> handler method name, collected from ``@handles``."""
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy(attempts=3, delay=0.5, backoff=2.0)
+    """How a failing handler is retried before its message becomes a dead letter."""
+    batch_size: ClassVar[int] = 256
+    """Most records handled (and committed) together."""
+
+    actor_name: str = ""
+    """The name the runtime gave this actor; its checkpoint is stored under it."""
+    _retry_timer: TimerHandle | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401 - pykka's hook
+        super().__init_subclass__(**kwargs)
+        cls.actor_handlers = collect_handlers(cls)
+
+    # -- pykka's hooks -----------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:  # noqa: ANN401 - pykka's signature
+        """Run the runtime's internal messages; anything else is refused."""
+        try:
+            if isinstance(message, _Pull):
+                self._pull()
+            elif isinstance(message, _Wake):
+                self._retry_timer = None
+                self._pull()
+            elif isinstance(message, _Attach):
+                self._attach(message.context)
+            else:
+                _refuse_direct(self, message)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:
+            raise
+        except BaseException as error:
+            # pykka answers a BaseException by stopping every actor in the process,
+            # other runtimes' included; one actor's crash must stay its own.
+            raise ActorCrashedError(f"{type(error).__name__}: {error}") from error
+        return None
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,  # noqa: ARG002 - pykka's signature
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,  # noqa: ARG002
+    ) -> None:
+        """Tell the runtime this actor died, so it can record it and start a new one."""
+        self._close_subscription()
+        context: ActorContext | None = getattr(self, "_context", None)
+        if context is not None and exception_value is not None:
+            context.on_death(context.name, exception_value)
+
+    def on_stop(self) -> None:
+        """Stop following the log and drop any pending retry."""
+        timer: TimerHandle | None = getattr(self, "_retry_timer", None)
+        if timer is not None:
+            timer.cancel()
+        self._close_subscription()
+
+    # -- the delivery loop ---------------------------------------------------------------
+
+    def _attach(self, context: ActorContext) -> None:
+        self._context = context
+        self.actor_name = context.name
+        self._log = logger.bind(actor=context.name)
+        self._pending: list[Envelope[Message]] = []
+        self._attempt = 0
+        self._retry_timer = None
+        checkpoint = context.store.checkpoint(context.name)
+        self._subscription: SyncSubscription | None = context.store.subscribe(
+            checkpoint + 1, types=list(self.actor_handlers)
+        )
+        self._log.debug("attached; resuming after position {}", checkpoint)
+        self.on_attach(checkpoint)
+        self._tell(_PULL)
+
+    def on_attach(self, checkpoint: int) -> None:
+        """Hook: run once the actor is attached, before its first record is handled.
+
+        ``checkpoint`` is the last position this actor committed before (0 if none).
+        """
+
+    def _tell(self, message: object) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):  # stopping: nothing more to pull
+            self.actor_ref.tell(message)
+
+    def _close_subscription(self) -> None:
+        subscription: SyncSubscription | None = getattr(self, "_subscription", None)
+        if subscription is not None:
+            subscription.close()
+            self._subscription = None
+
+    def _pull(self) -> None:
+        if self._subscription is None or self._retry_timer is not None:
+            return
+        batch = self._pending
+        if not batch:
+            try:
+                batch = self._subscription.next_batch(self.batch_size, self._context.idle_wait)
+            except StoreClosedError:
+                return
+        if batch:
+            self._process(batch)
+        if self._retry_timer is None:
+            self._tell(_PULL)
+
+    def _process(self, batch: list[Envelope[Message]]) -> None:
+        done: Done = []
+        for index, envelope in enumerate(batch):
+            requests = self._handle(envelope)
+            if requests is None:  # wait for a retry; keep the rest for after it
+                self._commit(done)
+                self._pending = batch[index:]
+                self._arm_retry()
+                return
+            done.append((envelope, requests))
+        self._commit(done)
+        self._pending = []
+
+    def _handle(self, envelope: Envelope[Message]) -> list[AppendRequest] | None:
+        method = getattr(self, self.actor_handlers[envelope.type])
+        attempt = self._attempt + 1
+        log = self._log.bind(correlation=envelope.correlation_id, position=envelope.position)
+        try:
+            outputs = normalize(method(envelope.data, envelope))
+            requests = to_requests(outputs, envelope, self.actor_name, self._context.clock.now())
+        except Exception as error:  # noqa: BLE001 - any handler failure is retried or recorded
+            if not self.retry_policy.gives_up_after(attempt):
+                log.warning("{} failed on try {}: {!r}; retrying", envelope.type, attempt, error)
+                self._attempt = attempt
+                return None
+            log.error("{} failed {} times: {!r}; recorded as a dead letter",
+                      envelope.type, attempt, error)
+            self._attempt = 0
+            return [self._dead_letter(envelope, error, attempt)]
+        log.debug("handled {}", envelope.type)
+        self._attempt = 0
+        return requests
+
+    def _dead_letter(
+        self, envelope: Envelope[Message], error: Exception, attempts: int
+    ) -> AppendRequest:
+        frames = traceback.format_exception(error)
+        failed = HandlerFailed(
+            actor=self.actor_name,
+            input_position=envelope.position,
+            input_event_id=str(envelope.event_id),
+            input_type=envelope.type,
+            error_type=type(error).__name__,
+            error_message=str(error)[:2000],
+            traceback="".join(frames[-3:])[-4000:],
+            attempts=attempts,
+        )
+        return AppendRequest(
+            envelope.stream_id, [failed], correlation_id=envelope.correlation_id,
+            causation_id=envelope.event_id,
+            event_ids=[derived_event_id(envelope.event_id, self.actor_name, 0)],
+        )
+
+    def _arm_retry(self) -> None:
+        delay = self.retry_policy.delay_before(self._attempt + 1)
+        self._retry_timer = self._context.clock.call_later(delay, lambda: self._tell(_WAKE))
+
+    def _commit(self, done: Done) -> None:
+        if not done:
+            return
+        store = self._context.store
+        checkpoint = Checkpoint(self.actor_name, done[-1][0].position)
+        requests = [request for _, parts in done for request in parts]
+        try:
+            store.append_all(requests, checkpoint=checkpoint)
+        except EventIdConflictError:
+            self._commit_each(done)
+
+    def _commit_each(self, done: Done) -> None:
+        """Commit input by input; where outputs were recorded before, the first stands."""
+        store = self._context.store
+        for envelope, requests in done:
+            checkpoint = Checkpoint(self.actor_name, envelope.position)
+            try:
+                store.append_all(requests, checkpoint=checkpoint)
+            except EventIdConflictError as error:
+                self._log.bind(position=envelope.position).warning(
+                    "re-running the handler of {} gave other outputs than those recorded; "
+                    "the first recorded result stands ({})", envelope.type, error,
+                )
+                store.append_all([], checkpoint=checkpoint)

@@ -1,0 +1,285 @@
+"""The runtime: one store on its own thread, the actors it feeds, their supervision.
+
+The runtime owns a :class:`store.SyncEventStore` (an event loop on its own thread),
+starts every registered actor and attaches it to the log, and restarts an actor that
+dies, recording the death in the log. Stopping is graceful: each actor finishes and
+commits the batch in hand, then stops; then the store commits what is queued and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+from uuid import UUID
+
+import pykka
+from loguru import logger
+
+from actors._actor import Actor, ActorContext
+from actors._clock import ClockProtocol, SystemClock
+from actors._errors import ActorDefinitionError, RuntimeStateError
+from actors._timers import TimerService
+from events.runtime import ActorDied
+from store import ANY, Durability, ExpectedVersion, SyncEventStore
+
+if TYPE_CHECKING:
+    from events import Envelope, Message, Registry
+
+__all__ = ["Runtime"]
+
+DEFAULT_PATH = "sagalog.db"
+RUNTIME_STREAM = "$runtime"
+"""Where the runtime records its own facts (actor deaths)."""
+
+
+@dataclass(slots=True)
+class _Spec:
+    cls: type[Actor]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    name: str
+    ref: pykka.ActorRef[Actor] | None = None
+    restarts: int = 0
+    deaths: list[str] = field(default_factory=list)
+
+
+class Runtime:
+    """Runs actors over one event store. Use it as a context manager.
+
+    Example::
+
+        with Runtime("shop.db") as runtime:
+            runtime.add(Payments, gateway)
+            runtime.append("order-1", [ChargePayment(order_id="1", amount_cents=500)])
+            runtime.wait_until_idle()
+
+    From asyncio code, ``async with Runtime(...)`` starts and stops it without blocking
+    the loop, and :meth:`append_async` appends.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_PATH,
+        *,
+        durability: Durability = "full",
+        clock: ClockProtocol | None = None,
+        registry: Registry | None = None,
+        poll_interval: float = 0.05,
+        idle_wait: float = 0.25,
+        max_restarts: int = 10,
+    ) -> None:
+        self.path = str(path)
+        """The store's file (or ``:memory:``)."""
+        self.clock: ClockProtocol = clock or SystemClock()
+        """The clock every actor, retry and timer of this runtime uses."""
+        self._durability: Durability = durability
+        self._registry = registry
+        self._poll_interval = poll_interval
+        self._idle_wait = idle_wait
+        self._max_restarts = max_restarts
+        self._specs: dict[str, _Spec] = {}
+        self._lock = threading.RLock()
+        self._store: SyncEventStore | None = None
+        self._stopping = False
+        self.add(TimerService, name="$timers")
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def add(self, actor_class: type[Actor], *args: Any, name: str | None = None,  # noqa: ANN401
+            **kwargs: Any) -> str:  # noqa: ANN401 - passed through to the actor's __init__
+        """Register an actor (started now if the runtime runs); return its name.
+
+        ``args`` and ``kwargs`` go to the actor's ``__init__``, again on each restart.
+        The name keys the actor's checkpoint, so keep it stable across deployments.
+        """
+        if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
+            msg = f"runtime.add takes an Actor subclass, not {actor_class!r}"
+            raise ActorDefinitionError(msg)
+        if not actor_class.actor_handlers:
+            msg = f"{actor_class.__qualname__} handles no message type (use @handles)"
+            raise ActorDefinitionError(msg)
+        actor_name = name or actor_class.__name__
+        with self._lock:
+            if actor_name in self._specs:
+                msg = f"an actor named {actor_name!r} is already registered"
+                raise ActorDefinitionError(msg)
+            spec = _Spec(actor_class, args, kwargs, actor_name)
+            self._specs[actor_name] = spec
+            if self._store is not None:
+                self._launch(spec)
+        return actor_name
+
+    def start(self) -> Self:
+        """Open the store and start every registered actor."""
+        with self._lock:
+            if self._store is not None:
+                msg = "the runtime is already running"
+                raise RuntimeStateError(msg)
+            self._stopping = False
+            self._store = SyncEventStore.open(
+                self.path, durability=self._durability, registry=self._registry,
+                clock=self.clock.now, poll_interval=self._poll_interval,
+            )
+            for spec in self._specs.values():
+                self._launch(spec)
+        logger.bind(store=self.path).info("runtime started with {} actors", len(self._specs))
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let each actor finish and commit its batch in hand, stop it, close the store."""
+        with self._lock:
+            if self._store is None:
+                return
+            self._stopping = True
+            refs = [spec.ref for spec in self._specs.values() if spec.ref is not None]
+        futures = []
+        for ref in refs:
+            try:
+                futures.append(ref.stop(block=False))
+            except pykka.ActorDeadError:
+                continue
+        for future in futures:
+            try:
+                future.get(timeout=timeout)
+            except pykka.ActorDeadError:
+                continue
+        with self._lock:
+            store, self._store = self._store, None
+            for spec in self._specs.values():
+                spec.ref = None
+        store.close()
+        logger.bind(store=self.path).info("runtime stopped")
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- using it ------------------------------------------------------------------------
+
+    @property
+    def store(self) -> SyncEventStore:
+        """The running store (blocking facade)."""
+        store = self._store
+        if store is None:
+            msg = "the runtime is not running (use `with Runtime(...)` or start())"
+            raise RuntimeStateError(msg)
+        return store
+
+    @property
+    def actor_names(self) -> list[str]:
+        """The names of the registered actors, the runtime's own included."""
+        with self._lock:
+            return list(self._specs)
+
+    def restarts(self, name: str) -> int:
+        """How many times the actor ``name`` has been restarted after dying."""
+        return self._specs[name].restarts
+
+    def append(
+        self,
+        stream_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_version: ExpectedVersion = ANY,
+        correlation_id: str | None = None,
+        causation_id: UUID | None = None,
+        event_ids: Sequence[UUID] | None = None,
+    ) -> list[Envelope[Message]]:
+        """Append messages to the log: the way anything enters the running system."""
+        return self.store.append(
+            stream_id, messages, expected_version=expected_version,
+            correlation_id=correlation_id, causation_id=causation_id, event_ids=event_ids,
+        )
+
+    async def append_async(
+        self, stream_id: str, messages: Sequence[Message], **kwargs: Any  # noqa: ANN401
+    ) -> list[Envelope[Message]]:
+        """:meth:`append` for asyncio code: awaits without blocking the caller's loop."""
+        store = self.store
+        future = store.submit(store.store.append(stream_id, messages, **kwargs))
+        return await asyncio.wrap_future(future)
+
+    def wait_until_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no actor has a committed record left to handle; False on timeout.
+
+        A record waiting for a retry counts as work left: with a virtual clock, advance
+        it. Timers waiting for their time do not.
+        """
+        store = self.store
+        handled = {name: list(spec.cls.actor_handlers) for name, spec in self._specs.items()}
+        deadline = time.monotonic() + timeout
+
+        async def idle() -> bool:
+            inner = store.store
+            while True:
+                busy = False
+                for name, types in handled.items():
+                    checkpoint = await inner.checkpoint(name)
+                    if await inner.read_page(checkpoint + 1, 1, types=types):
+                        busy = True
+                        break
+                if not busy:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                await inner.wait_for_commit(min(left, self._poll_interval))
+
+        return store.call(idle())
+
+    # -- supervision ---------------------------------------------------------------------
+
+    def _launch(self, spec: _Spec) -> None:
+        assert self._store is not None  # noqa: S101 - called only while running
+        ref = spec.cls.start(*spec.args, **spec.kwargs)
+        spec.ref = ref
+        context = ActorContext(
+            name=spec.name, store=self._store, clock=self.clock, on_death=self._on_death,
+            idle_wait=self._idle_wait,
+        )
+        from actors._actor import _Attach  # noqa: PLC0415 - the runtime's private handshake
+
+        ref.tell(_Attach(context))
+
+    def _on_death(self, name: str, error: BaseException) -> None:
+        """Called on the dying actor's thread: record the death, start a new actor."""
+        with self._lock:
+            spec = self._specs.get(name)
+            store = self._store
+            if spec is None or store is None or self._stopping:
+                return
+            spec.restarts += 1
+            restart = spec.restarts <= self._max_restarts
+        log = logger.bind(actor=name)
+        log.error("actor died: {!r}; {}", error,
+                  "restarting it" if restart else "restart limit reached, not restarting")
+        try:
+            store.append(
+                RUNTIME_STREAM,
+                [ActorDied(actor=name, error_type=type(error).__name__,
+                           error_message=str(error)[:2000], restarts=spec.restarts)],
+            )
+        except Exception as failure:  # noqa: BLE001 - a death must not kill supervision
+            log.error("could not record the death: {!r}", failure)
+        if restart:
+            # Start the new actor from another thread: this one belongs to the dead actor.
+            threading.Thread(target=self._relaunch, args=(spec,), daemon=True).start()
+
+    def _relaunch(self, spec: _Spec) -> None:
+        with self._lock:
+            if self._store is None or self._stopping:
+                return
+            self._launch(spec)

@@ -12,7 +12,7 @@ from events._errors import (
     UnportableValueError,
     UpcastError,
 )
-from events._ids import derived_event_id, new_event_id
+from events._ids import derived_event_id, new_event_id, new_event_ids, uuid_from_bytes
 from events._logging import enable_logging
 from events._message import Command, Event, Message
 from events._portable import encode
@@ -38,8 +38,10 @@ __all__ = [
     "enable_logging",
     "encode",
     "new_event_id",
+    "new_event_ids",
     "registry",
     "upcaster",
+    "uuid_from_bytes",
 ]
 
 # A library adds no sink and stays quiet until the application opts in: see README "Logging".

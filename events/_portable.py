@@ -39,17 +39,21 @@ def encode(message: Message) -> str:
             lone surrogate.
 
     """
-    what = f"{type(message).__name__} message"
     try:
-        text = message.model_dump_json()
+        # model_dump_json() forwards a dozen default arguments to this same call.
+        text = message.__pydantic_serializer__.to_json(message).decode()
     except PydanticSerializationError as error:
-        raise UnportableValueError(what, str(error)) from error
+        raise UnportableValueError(_what(message), str(error)) from error
     if "\\u0000" in text and _ESCAPED_NUL.search(text):
-        raise UnportableValueError(what, "it contains a NUL character")
+        raise UnportableValueError(_what(message), "it contains a NUL character")
     if "NaN" in text or "Infinity" in text:
         try:
             json.loads(text, parse_constant=_refuse_constant)
         except UnportableValueError as error:
-            raise UnportableValueError(what, error.reason) from None
+            raise UnportableValueError(_what(message), error.reason) from None
     return text
+
+
+def _what(message: Message) -> str:
+    return f"{type(message).__name__} message"
 

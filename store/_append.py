@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
-from events import Message, encode, new_event_id
+from events import Message, encode, new_event_ids
 from store._errors import EventIdConflictError, StoreError
 from store._expected import ANY, ExpectedVersion, StreamState
 from store._ids import check_id
@@ -78,16 +78,21 @@ def prepare(request: AppendRequest) -> PreparedWrite:
         msg = f"causation_id must be a UUID, not {type(causation).__name__}"
         raise StoreError(msg)
     messages = list(request.messages)
+    texts = []
+    checked: set[type] = set()
     for index, message in enumerate(messages):
-        if not isinstance(message, Message) or not hasattr(type(message), "message_type"):
-            msg = (
-                f"message {index} for stream {stream_id!r} is a {type(message).__name__}, "
-                "not a registered Event or Command"
-            )
-            raise StoreError(msg)
-    texts = [encode(message) for message in messages]
+        kind = type(message)
+        if kind not in checked:
+            if not issubclass(kind, Message) or not hasattr(kind, "message_type"):
+                msg = (
+                    f"message {index} for stream {stream_id!r} is a {kind.__name__}, "
+                    "not a registered Event or Command"
+                )
+                raise StoreError(msg)
+            checked.add(kind)
+        texts.append(encode(message))
     if request.event_ids is None:
-        ids = [new_event_id().bytes for _ in messages]
+        ids = new_event_ids(len(messages))
         explicit = False
     else:
         given = list(request.event_ids)

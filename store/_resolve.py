@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from events import Envelope, Message
+from events import Envelope, Message, uuid_from_bytes
 from store._chain import record_hash
 from store._errors import EventIdConflictError, WrongExpectedVersionError
 from store._expected import check, describe
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from store._append import Checkpoint, PreparedWrite
 
 __all__ = ["BatchState", "Pending", "Row", "resolve"]
+
+_new: Any = tuple.__new__  # builds an Envelope without re-checking its ten fields
 
 Row = tuple[int, str, int, bytes, str, int, str, str | None, bytes | None, str, bytes]
 """A stored record: the envelope columns in order, then ``hash``."""
@@ -137,26 +139,29 @@ def resolve(
             raise WrongExpectedVersionError(stream_id, describe(write.expected), actual)
         envelopes: list[Envelope[Message]] = []
         causation = None if write.causation_id is None else UUID(bytes=write.causation_id)
+        correlation_id, causation_id = write.correlation_id, write.causation_id
         encoded = zip(write.messages, write.texts, write.event_ids, strict=True)
         for message, text, event_id in encoded:
             position += 1
             actual += 1
             kind = type(message)
+            type_name, version = kind.message_type, kind.message_version
             previous = record_hash(
-                previous, position, stream_id, actual, event_id, kind.message_type,
-                kind.message_version, recorded_at, write.correlation_id, write.causation_id, text,
+                previous, position, stream_id, actual, event_id, type_name, version,
+                recorded_at, correlation_id, causation_id, text,
             )
             row: Row = (
-                position, stream_id, actual, event_id, kind.message_type, kind.message_version,
-                recorded_at, write.correlation_id, write.causation_id, text, previous,
+                position, stream_id, actual, event_id, type_name, version,
+                recorded_at, correlation_id, causation_id, text, previous,
             )
             rows.append(row)
             if write.explicit_ids:
                 fresh[event_id] = row
             envelopes.append(
-                Envelope(
-                    position, stream_id, actual, UUID(bytes=event_id), kind.message_type,
-                    kind.message_version, timestamp, write.correlation_id, causation, message,
+                _new(
+                    Envelope,
+                    (position, stream_id, actual, uuid_from_bytes(event_id), type_name,
+                     version, timestamp, correlation_id, causation, message),
                 )
             )
         overlay[stream_id] = actual

@@ -288,16 +288,28 @@ class SqliteEventStore:
     ) -> AsyncIterator[Envelope[Message]]:
         """The whole log from ``from_position`` on (inclusive), in position order.
 
-        Fetches pages of a few thousand records, so memory stays flat on any size of log.
+        Fetches pages of a few thousand records, so memory stays flat on any size of log
+        (two pages at most: the reader thread fetches the next page while this one is
+        decoded, which overlaps SQLite's b-tree walk with the decoding).
         """
-        position = from_position
-        while True:
-            page = await self.read_page(position, _READ_PAGE, types=types)
-            for record in page:
-                yield record
-            if len(page) < _READ_PAGE:
-                return
-            position = page[-1].position + 1
+        names = _type_names(types)
+        fetch = asyncio.ensure_future(self._query(*self._page_query(from_position, _READ_PAGE,
+                                                                     names)))
+        try:
+            while True:
+                rows = await fetch
+                if len(rows) == _READ_PAGE:
+                    after = rows[-1][0] + 1
+                    fetch = asyncio.ensure_future(
+                        self._query(*self._page_query(after, _READ_PAGE, names))
+                    )
+                for record in decode_rows(rows, self.registry):
+                    yield record
+                if len(rows) < _READ_PAGE:
+                    return
+        finally:
+            if not fetch.done():
+                fetch.cancel()
 
     async def read_page(
         self,

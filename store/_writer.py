@@ -260,21 +260,20 @@ class Writer:
     async def _load_state(self, batch: list[Pending]) -> BatchState:
         streams = list({write.stream_id for pending in batch for write in pending.writes})
         versions: dict[str, int] = {}
-        for start in range(0, len(streams), _CHUNK):
+        position, previous = 0, GENESIS
+        # The head and the first chunk of stream versions come back in one call. Each
+        # version is a correlated max() so SQLite seeks the last index entry of the
+        # stream; "max() ... GROUP BY stream_id" walked every entry (25 ms for 64
+        # streams of 3,000 records, against 0.1 ms).
+        for start in range(0, max(len(streams), 1), _CHUNK):
             chunk = streams[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = await self._connection.execute_fetchall(
-                f"SELECT stream_id, max(stream_version) FROM events "  # noqa: S608
-                f"WHERE stream_id IN ({marks}) GROUP BY stream_id",
-                chunk,
-            )
-            versions.update((row[0], row[1]) for row in rows)
-        head = list(
-            await self._connection.execute_fetchall(
-                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
-            )
-        )
-        position, previous = (head[0][0], head[0][1]) if head else (0, GENESIS)
+            rows = await self._connection.execute_fetchall(_state_query(len(chunk), start == 0),
+                                                           chunk)
+            for kind, key, value in rows:
+                if kind == 0:
+                    position, previous = key, value
+                elif value is not None:
+                    versions[key] = value
         state = BatchState(versions, position, previous)
         explicit = [
             event_id
@@ -296,6 +295,22 @@ class Writer:
 
 def _as_row(row: Any) -> Row:  # noqa: ANN401 - sqlite3 rows are untyped
     return tuple(row)
+
+
+def _state_query(streams: int, with_head: bool) -> str:  # noqa: FBT001 - private helper
+    head = (
+        "SELECT 0, position, hash FROM "
+        "(SELECT position, hash FROM events ORDER BY position DESC LIMIT 1)"
+    )
+    if not streams:
+        return head
+    values = ",".join(["(?)"] * streams)
+    versions = (
+        "SELECT 1, id, (SELECT max(stream_version) FROM events WHERE stream_id = s.id) "
+        "FROM s"
+    )
+    body = f"{head} UNION ALL {versions}" if with_head else versions
+    return f"WITH s(id) AS (VALUES {values}) {body}"
 
 
 class _RetryIsolated(Exception):  # noqa: N818 - a control-flow signal, not an error

@@ -268,7 +268,7 @@ class Actor(pykka.ThreadingActor):
         checkpoint = Checkpoint(self.actor_name, done[-1][0].position)
         requests = [request for _, parts in done for request in parts]
         try:
-            store.append_all(requests, checkpoint=checkpoint)
+            store.append_all(requests, checkpoint=checkpoint, want_records=False)
         except EventIdConflictError:
             self._commit_each(done)
 

@@ -3,6 +3,7 @@
 from loguru import logger
 
 from store._append import AppendRequest, Checkpoint
+from store._blocking import SyncSubscription
 from store._errors import (
     CorruptDatabaseError,
     DatabaseError,
@@ -19,7 +20,7 @@ from store._ids import MAX_ID_LENGTH
 from store._schema import SCHEMA_VERSION
 from store._sqlite import Durability, SqliteEventStore
 from store._subscription import Subscription
-from store._sync import SyncEventStore, SyncSubscription
+from store._sync import SyncEventStore
 from store._verify import VerifyReport
 from store._writer import WriterStats
 

@@ -37,6 +37,8 @@ class Pending:
     writes: list[PreparedWrite]
     checkpoint: Checkpoint | None
     size: int
+    want_records: bool = True
+    """False when the caller ignores the records (an actor's commit): none are built."""
 
 
 @dataclass(slots=True)
@@ -109,11 +111,15 @@ def _already_recorded(
 
 
 def resolve(
-    pending: Pending, state: BatchState, recorded_at: str
+    pending: Pending,
+    state: BatchState,
+    recorded_at: str,
+    messages: list[Message] | None = None,
 ) -> tuple[list[list[Envelope[Message]]], list[Row]]:
     """Decide the rows ``pending`` appends and the envelopes its caller gets back.
 
-    On success ``state`` is advanced past the new rows; on error it is left as it was.
+    On success ``state`` is advanced past the new rows, and each new row's message is
+    added to ``messages`` (in row order); on error both are left as they were.
 
     Raises:
         WrongExpectedVersionError: a stream is not at the version its write expects.
@@ -124,9 +130,11 @@ def resolve(
     fresh: dict[bytes, Row] = {}
     results: list[list[Envelope[Message]]] = []
     rows: list[Row] = []
+    new_messages: list[Message] = []
     position = state.position
     previous = state.previous_hash
     timestamp = datetime.fromisoformat(recorded_at)
+    want = pending.want_records
     for write in pending.writes:
         if write.explicit_ids:
             repeat = _already_recorded(write, state.recorded, fresh)
@@ -155,17 +163,21 @@ def resolve(
                 recorded_at, correlation_id, causation_id, text, previous,
             )
             rows.append(row)
+            new_messages.append(message)
             if write.explicit_ids:
                 fresh[event_id] = row
-            envelopes.append(
-                _new(
-                    Envelope,
-                    (position, stream_id, actual, uuid_from_bytes(event_id), type_name,
-                     version, timestamp, correlation_id, causation, message),
+            if want:
+                envelopes.append(
+                    _new(
+                        Envelope,
+                        (position, stream_id, actual, uuid_from_bytes(event_id), type_name,
+                         version, timestamp, correlation_id, causation, message),
+                    )
                 )
-            )
         overlay[stream_id] = actual
         results.append(envelopes)
+    if messages is not None:
+        messages.extend(new_messages)
     state.versions.update(overlay)
     state.position = position
     state.previous_hash = previous

@@ -1,20 +1,21 @@
 """The SQLite event store: the default, embedded backend of the store contract.
 
-Two aiosqlite connections (so two threads): the writer, used only by the group-commit
-task, and a reader for queries, so reads never wait behind an fsync. WAL mode lets them
-run side by side. An in-memory database is one connection (a second ``:memory:``
-connection would be another database), and a lock keeps reads out of the writer's open
-transactions there, so nothing uncommitted is ever read.
+Writes go through the writer thread (see ``_writer``), which owns the write connection
+and group-commits. Reads go through an aiosqlite connection of their own, so they never
+wait behind an fsync; WAL mode lets the two run side by side. An in-memory database
+can have only one connection (a second ``:memory:`` connection is another database),
+so there the writer thread answers the reads too, in order with the writes: nothing
+uncommitted is ever read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Self
 from uuid import UUID
@@ -25,21 +26,18 @@ from loguru import logger
 from events import Envelope, Message, Registry
 from events import registry as default_registry
 from store._append import AppendRequest, Checkpoint, prepare
+from store._blocking import SyncSubscription, direct_reader
 from store._decode import decode_rows
-from store._errors import (
-    NotADatabaseError,
-    SchemaVersionError,
-    StoreClosedError,
-    StoreError,
-    translate,
-)
+from store._errors import StoreClosedError, StoreError, translate
 from store._expected import ANY, ExpectedVersion
 from store._ids import check_id
+from store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS
 from store._resolve import Pending
-from store._schema import APPLICATION_ID, COLUMNS, SCHEMA_VERSION, check_file, create_script
+from store._schema import COLUMNS, check_file
+from store._signal import CommitSignal
 from store._subscription import Subscription
 from store._verify import VerifyReport, verify_rows
-from store._writer import Writer, WriterStats
+from store._writer import Outcome, Writer, WriterStats
 
 __all__ = ["Durability", "SqliteEventStore"]
 
@@ -47,10 +45,8 @@ Durability = Literal["full", "normal", "off"]
 """``full`` fsyncs every commit; ``normal`` survives a process crash but not power loss;
 ``off`` is for tests."""
 
-_SYNCHRONOUS: dict[str, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 _READ_PAGE = 2000
 _PAGE = f"SELECT {COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"  # noqa: S608
-_BUSY_TIMEOUT_S = 60.0
 
 
 def _utc_now() -> datetime:
@@ -71,31 +67,44 @@ class SqliteEventStore:
     def __init__(
         self,
         path: str,
-        writer: aiosqlite.Connection,
-        reader: aiosqlite.Connection,
         *,
         durability: Durability,
         registry: Registry,
         clock: Callable[[], datetime],
         poll_interval: float,
     ) -> None:
-        """Use :meth:`open`; this only wires up connections it has already opened."""
+        """Use :meth:`open` or :meth:`connect`; this builds the store without opening it."""
         self.path = path
         """The database file, or ``:memory:``."""
         self.durability = durability
         """The durability setting in force."""
         self.registry = registry
         """The message registry records are decoded with."""
-        self._writer_connection = writer
-        self._reader = reader
         self._clock = clock
         self._poll_interval = poll_interval
-        self._shared = writer is reader
-        self._lock = asyncio.Lock()
+        self._memory = path == ":memory:"
+        self._reader: aiosqlite.Connection | None = None
         self._signal = asyncio.Event()
         self._closed = False
-        self._writer = Writer(writer, self._lock, registry, self._now, self._committed, path)
-        self._writer.start()
+        self.signal = CommitSignal()
+        """Bumped by the writer thread after each commit; threads wait on it."""
+        self._writer = Writer(path, durability, self._now, self.signal)
+        self._writer.on_commit = self._committed
+
+    async def _open(self) -> None:
+        self._writer.loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wrap_future(self._writer.open())
+        except BaseException:
+            await asyncio.wrap_future(self._writer.close())
+            raise
+        if self._memory:
+            return
+        try:
+            self._reader = await _connect_reader(self.path, self.durability)
+        except BaseException:
+            await asyncio.wrap_future(self._writer.close())
+            raise
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -148,33 +157,18 @@ class SqliteEventStore:
     ) -> SqliteEventStore:
         """Open the store without a context manager; the caller must :meth:`close` it."""
         name = str(path)
-        if durability not in _SYNCHRONOUS:
+        if durability not in SYNCHRONOUS:
             msg = f"durability must be 'full', 'normal' or 'off', not {durability!r}"
             raise StoreError(msg)
-        memory = name == ":memory:"
-        if not memory:
+        if name != ":memory:":
             check_file(name)
-        writer = await _connect(name)
-        try:
-            await _prepare(writer, name, durability)
-            reader = writer if memory else await _connect(name)
-        except BaseException:
-            await writer.close()
-            raise
-        if not memory:
-            try:
-                await reader.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
-                await reader.execute("PRAGMA query_only = ON")
-            except sqlite3.Error as error:
-                await reader.close()
-                await writer.close()
-                raise translate(error, "opening the reader", path=name) from error
-        logger.bind(store=name).debug("sagalog store opened ({} durability)", durability)
-        return cls(
-            name, writer, reader, durability=durability,
-            registry=registry or default_registry, clock=clock or _utc_now,
-            poll_interval=poll_interval,
+        store = cls(
+            name, durability=durability, registry=registry or default_registry,
+            clock=clock or _utc_now, poll_interval=poll_interval,
         )
+        await store._open()
+        logger.bind(store=name).debug("sagalog store opened ({} durability)", durability)
+        return store
 
     @property
     def stats(self) -> WriterStats:
@@ -186,11 +180,11 @@ class SqliteEventStore:
         if self._closed:
             return
         self._closed = True
-        await self._writer.close()
+        await asyncio.wrap_future(self._writer.close())
+        self.signal.close()
         self._committed()  # wake subscriptions so they notice the close
-        if not self._shared:
+        if self._reader is not None:
             await self._reader.close()
-        await self._writer_connection.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -245,12 +239,33 @@ class SqliteEventStore:
         This is how a handler commits its outputs and its subscriber checkpoint together.
         If any request fails its checks, nothing of any of them is written.
         """
+        return await self._writer.submit_async(self._pending(requests, checkpoint))
+
+    def append_all_blocking(
+        self,
+        requests: Sequence[AppendRequest],
+        *,
+        checkpoint: Checkpoint | None = None,
+        want_records: bool = True,
+    ) -> Outcome:
+        """:meth:`append_all` for plain threads: blocks until COMMIT, needs no event loop.
+
+        The requests are checked and encoded on the calling thread and handed straight
+        to the writer thread, which is how actors append without two thread hops. With
+        ``want_records=False`` the answer is empty lists (no envelopes are built).
+        """
+        pending = self._pending(requests, checkpoint)
+        pending.want_records = want_records
+        return self._writer.submit(pending).result()
+
+    def _pending(
+        self, requests: Sequence[AppendRequest], checkpoint: Checkpoint | None
+    ) -> Pending:
         self._check_open()
         writes = [prepare(request) for request in requests]
         if checkpoint is not None:
             checkpoint = _check_checkpoint(checkpoint)
-        size = sum(len(write.messages) for write in writes)
-        return await self._writer.submit(Pending(writes, checkpoint, size))
+        return Pending(writes, checkpoint, sum(len(write.messages) for write in writes))
 
     async def set_checkpoint(self, name: str, position: int) -> None:
         """Move subscriber ``name`` to ``position`` (it never moves backwards)."""
@@ -350,13 +365,61 @@ class SqliteEventStore:
         self._check_open()
         wanted = _type_names(types)
 
-        async def fetch(position: int, limit: int) -> list[Envelope[Message]]:
+        async def fetch(position: int, limit: int) -> tuple[list[Envelope[Message]], int]:
             if self._closed:
                 msg = "the event store is closed"
                 raise StoreClosedError(msg)
-            return await self.read_page(position, limit, types=wanted)
+            return await self._scan(position, limit, wanted)
 
         return Subscription(fetch, lambda: self._signal, from_position, self._poll_interval)
+
+    def subscribe_blocking(
+        self,
+        from_position: int = 0,
+        *,
+        types: Iterable[type[Message] | str] | None = None,
+    ) -> SyncSubscription:
+        """:meth:`subscribe` for a plain thread: it reads and waits on the calling thread.
+
+        Safe to call from any thread; close the subscription when done with it.
+        """
+        self._check_open()
+        names = _type_names(types)
+        if self._memory:
+            writer = self._writer
+
+            def through_writer(sql: str, params: tuple[Any, ...]) -> list[Any]:
+                return writer.run(partial(_fetch, sql, params)).result()
+
+            return SyncSubscription(through_writer, lambda: None, self.registry, self.signal,
+                                    from_position, names, self._poll_interval)
+        query, close = direct_reader(self.path)
+        return SyncSubscription(query, close, self.registry, self.signal, from_position,
+                                names, self._poll_interval)
+
+    async def _scan(
+        self, position: int, limit: int, names: list[str] | None
+    ) -> tuple[list[Envelope[Message]], int]:
+        """Records from ``position`` on, and the position to scan from next.
+
+        With a type filter, the scan is bounded by the log's head as read first, so an
+        empty answer still moves the subscription past the records it looked at: a
+        subscriber to rare types must not walk the whole log again after every commit.
+        """
+        if names is None:
+            page = await self.read_page(position, limit)
+            return page, (page[-1].position + 1 if page else position)
+        head = await self.last_position()
+        marks = ",".join("?" * len(names))
+        rows = await self._query(
+            f"SELECT {COLUMNS} FROM events WHERE position >= ? AND position <= ? "  # noqa: S608
+            f"AND type IN ({marks}) ORDER BY position LIMIT ?",
+            (position, head, *names, limit),
+        )
+        page = decode_rows(rows, self.registry)
+        if len(page) == limit:
+            return page, page[-1].position + 1
+        return page, max(position, head + 1)
 
     async def stream_version(self, stream_id: str) -> int:
         """The version of the stream's last record, 0 if it has none."""
@@ -436,15 +499,21 @@ class SqliteEventStore:
     async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         self._check_open()
         try:
-            if self._shared:
-                async with self._lock:
-                    return list(await self._reader.execute_fetchall(sql, params))
+            if self._reader is None:  # in memory: the writer thread answers, in order
+                return await asyncio.wrap_future(self._writer.run(partial(_fetch, sql, params)))
             return list(await self._reader.execute_fetchall(sql, params))
         except sqlite3.Error as error:
             raise translate(error, "reading", path=self.path) from error
         except ValueError as error:  # aiosqlite: "Connection closed"
             msg = f"the event store is closed ({error})"
             raise StoreClosedError(msg) from error
+
+
+def _fetch(sql: str, params: Sequence[Any], connection: sqlite3.Connection | None) -> list[Any]:
+    if connection is None:
+        msg = "the event store is closed"
+        raise StoreClosedError(msg)
+    return connection.execute(sql, params).fetchall()
 
 
 def _type_names(types: Iterable[type[Message] | str] | None) -> list[str] | None:
@@ -473,84 +542,17 @@ def _check_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
     return Checkpoint(name, position)
 
 
-async def _connect(path: str) -> aiosqlite.Connection:
+async def _connect_reader(path: str, durability: str) -> aiosqlite.Connection:
     try:
-        return await aiosqlite.connect(
-            path, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+        reader = await aiosqlite.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
         )
     except sqlite3.Error as error:
-        raise translate(error, "opening", path=path) from error
-
-
-async def _prepare(connection: aiosqlite.Connection, path: str, durability: str) -> None:
-    """Check what the file holds before changing anything, then set it up."""
+        raise translate(error, "opening the reader", path=path) from error
     try:
-        # One read transaction, so the three answers come from one snapshot even while
-        # another process is creating the schema (it stamps the ids in the same commit).
-        await connection.execute("BEGIN")
-        application_id = await _pragma(connection, "application_id")
-        user_version = await _pragma(connection, "user_version")
-        tables = [
-            row[0]
-            for row in await connection.execute_fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-            )
-        ]
-        await connection.execute("COMMIT")
+        await reader.execute(f"PRAGMA synchronous = {SYNCHRONOUS[durability]}")
+        await reader.execute("PRAGMA query_only = ON")
     except sqlite3.Error as error:
-        if connection.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                await connection.execute("ROLLBACK")
-        raise translate(error, "opening", path=path) from error
-    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
-        msg = (
-            "the file is an SQLite database but not a sagalog one "
-            f"(application_id {application_id}, tables {', '.join(tables[:5])}); "
-            "it was left unchanged"
-        )
-        raise NotADatabaseError(msg, path=path)
-    if user_version > SCHEMA_VERSION:
-        msg = (
-            f"the database has schema version {user_version}, written by a newer sagalog; "
-            f"this one reads up to version {SCHEMA_VERSION}. Upgrade sagalog to open it"
-        )
-        raise SchemaVersionError(msg, path=path)
-    try:
-        if path != ":memory:":
-            await _retry_locked(connection, "PRAGMA journal_mode = WAL")
-        await connection.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
-        if user_version < SCHEMA_VERSION:
-            await _retry_locked(connection, create_script(), script=True)
-    except sqlite3.Error as error:
-        if connection.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                await connection.execute("ROLLBACK")
-        raise translate(error, "opening", path=path) from error
-
-
-async def _pragma(connection: aiosqlite.Connection, name: str) -> int:
-    rows = list(await connection.execute_fetchall(f"PRAGMA {name}"))
-    return int(rows[0][0])
-
-
-async def _retry_locked(
-    connection: aiosqlite.Connection, sql: str, *, script: bool = False
-) -> None:
-    # Changing the journal mode or creating the schema needs a lock another process
-    # may hold while it does the same; the busy timeout does not cover every case.
-    for attempt in range(100):
-        try:
-            if script:
-                await connection.executescript(sql)
-            else:
-                await connection.execute(sql)
-        except sqlite3.OperationalError as error:
-            if connection.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    await connection.execute("ROLLBACK")
-            if ("locked" not in str(error) and "busy" not in str(error)) or attempt == 99:
-                raise
-            await asyncio.sleep(0.05)
-        else:
-            return
-
+        await reader.close()
+        raise translate(error, "opening the reader", path=path) from error
+    return reader

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Subscription"]
 
-FetchPage = Callable[[int, int], Awaitable[list["Envelope[Message]"]]]
-"""Reads up to ``n`` records from ``position`` on (inclusive)."""
+FetchPage = Callable[[int, int], Awaitable[tuple[list["Envelope[Message]"], int]]]
+"""Reads up to ``n`` records from ``position`` on (inclusive); says where to go on from."""
 
 
 class Subscription:
@@ -89,9 +89,8 @@ class Subscription:
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while not self._closed:
             signal = self._signal()  # taken before the read, so no commit is missed
-            page = await self._fetch(self._next, limit)
+            page, self._next = await self._fetch(self._next, limit)
             if page:
-                self._next = page[-1].position + 1
                 return page
             wait = self._poll
             if deadline is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from uuid import UUID
 
 from store._append import AppendRequest, Checkpoint
+from store._blocking import SyncSubscription
 from store._errors import StoreClosedError
 from store._expected import ANY, ExpectedVersion
 from store._sqlite import Durability, SqliteEventStore
@@ -24,10 +25,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from events import Envelope, Message, Registry
-    from store._subscription import Subscription
     from store._verify import VerifyReport
 
-__all__ = ["SyncEventStore", "SyncSubscription"]
+__all__ = ["SyncEventStore"]
 
 T = TypeVar("T")
 _PAGE = 1000
@@ -126,23 +126,30 @@ class SyncEventStore:
         checkpoint: Checkpoint | None = None,
     ) -> list[Envelope[Message]]:
         """See :meth:`SqliteEventStore.append`."""
-        return self.call(
-            self.store.append(
-                stream_id, messages, expected_version=expected_version,
-                correlation_id=correlation_id, causation_id=causation_id,
-                event_ids=event_ids, checkpoint=checkpoint,
-            )
+        request = AppendRequest(
+            stream_id, messages, expected_version, correlation_id, causation_id, event_ids
         )
+        (records,) = self.store.append_all_blocking([request], checkpoint=checkpoint)
+        return records
 
     def append_all(
-        self, requests: Sequence[AppendRequest], *, checkpoint: Checkpoint | None = None
+        self,
+        requests: Sequence[AppendRequest],
+        *,
+        checkpoint: Checkpoint | None = None,
+        want_records: bool = True,
     ) -> list[list[Envelope[Message]]]:
-        """See :meth:`SqliteEventStore.append_all`."""
-        return self.call(self.store.append_all(requests, checkpoint=checkpoint))
+        """See :meth:`SqliteEventStore.append_all_blocking`: straight to the writer thread."""
+        if self._closed:
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+        return self.store.append_all_blocking(
+            requests, checkpoint=checkpoint, want_records=want_records
+        )
 
     def set_checkpoint(self, name: str, position: int) -> None:
         """See :meth:`SqliteEventStore.set_checkpoint`."""
-        self.call(self.store.set_checkpoint(name, position))
+        self.append_all([], checkpoint=Checkpoint(name, position))
 
     def checkpoint(self, name: str) -> int:
         """See :meth:`SqliteEventStore.checkpoint`."""
@@ -186,37 +193,8 @@ class SyncEventStore:
     def subscribe(
         self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
     ) -> SyncSubscription:
-        """See :meth:`SqliteEventStore.subscribe`; iterate it, or call ``next_batch``."""
-        wanted = None if types is None else list(types)
-
-        async def make() -> Subscription:
-            return self.store.subscribe(from_position, types=wanted)
-
-        return SyncSubscription(self, self.call(make()))
-
-
-class SyncSubscription:
-    """A blocking subscription: catch-up then live, from a plain thread."""
-
-    def __init__(self, owner: SyncEventStore, subscription: Subscription) -> None:
-        self._owner = owner
-        self._subscription = subscription
-        self._buffer: list[Envelope[Message]] = []
-
-    def next_batch(self, limit: int = 500, timeout: float | None = None) -> list[Envelope[Message]]:
-        """Up to ``limit`` next records, waiting up to ``timeout`` s; [] on timeout or close."""
-        if self._buffer:
-            taken, self._buffer = self._buffer[:limit], self._buffer[limit:]
-            return taken
-        return self._owner.call(self._subscription.next_batch(limit, timeout))
-
-    def close(self) -> None:
-        """Stop the subscription (a blocked ``next_batch`` returns within a poll interval)."""
-        self._subscription.close()
-
-    def __iter__(self) -> Iterator[Envelope[Message]]:
-        while True:
-            batch = self.next_batch(500, None)
-            if not batch:
-                return
-            yield from batch
+        """See :meth:`SqliteEventStore.subscribe_blocking`: reads on the calling thread."""
+        if self._closed:
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+        return self.store.subscribe_blocking(from_position, types=types)

@@ -1,0 +1,173 @@
+"""Subscriptions for plain threads, reading on the calling thread.
+
+An actor follows the log from its own thread. Going through the store's event loop and
+aiosqlite for each page costs four thread hops, over a millisecond each when every core
+is busy; a connection of the subscription's own, used on the subscriber's thread, costs
+none. When caught up it waits on the writer's commit signal (appends made in this
+process) or a poll interval (appends made by other processes on the same file).
+Like the async :class:`store.Subscription`, a filtered scan is bounded by the head it
+read first, so it moves past records it looked at even when none matched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from store._decode import decode_rows
+from store._errors import translate
+from store._opening import BUSY_TIMEOUT_S
+from store._schema import COLUMNS
+
+if TYPE_CHECKING:
+    from events import Envelope, Message, Registry
+    from store._signal import CommitSignal
+
+__all__ = ["Query", "SyncSubscription", "direct_reader"]
+
+Query = Callable[[str, tuple[Any, ...]], list[Any]]
+"""Runs one read query and returns its rows."""
+
+_NULLS = ", ".join(["NULL"] * 9)  # the envelope columns after position
+
+
+def direct_reader(path: str) -> tuple[Query, Callable[[], None]]:
+    """A query function over a new read-only connection to ``path``, and its closer.
+
+    After the closer has run, queries return no rows: a subscriber racing its own
+    shutdown sees an empty log, not an error.
+    """
+    connection = sqlite3.connect(
+        path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+    )
+    connection.execute("PRAGMA query_only = ON")
+    lock = threading.Lock()
+    closed = False
+
+    def query(sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with lock:
+            if closed:
+                return []
+            try:
+                return connection.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise translate(error, "reading", path=path) from error
+
+    def close() -> None:
+        nonlocal closed
+        with lock:
+            closed = True
+            connection.close()
+
+    return query, close
+
+
+class SyncSubscription:
+    """A blocking subscription: catch-up then live, from a plain thread.
+
+    Use :meth:`next_batch` (what the actors do) or iterate it.
+    """
+
+    def __init__(
+        self,
+        query: Query,
+        close: Callable[[], None],
+        registry: Registry,
+        signal: CommitSignal,
+        from_position: int,
+        types: list[str] | None,
+        poll_interval: float,
+    ) -> None:
+        self._query = query
+        self._close_reader = close
+        self._registry = registry
+        self._signal = signal
+        self._waiter = signal.register(types)
+        self._next = max(from_position, 1)
+        self._types = types
+        self._poll = poll_interval
+        self._closed = False
+
+    @property
+    def next_position(self) -> int:
+        """The position the next record will have at least; everything before is seen."""
+        return self._next
+
+    def close(self) -> None:
+        """Stop the subscription; a blocked ``next_batch`` returns [] promptly."""
+        if not self._closed:
+            self._closed = True
+            self._signal.unregister(self._waiter)
+            self._waiter.wake()
+            self._close_reader()
+
+    def next_batch(self, limit: int = 500, timeout: float | None = None) -> list[Envelope[Message]]:
+        """Up to ``limit`` next records, waiting up to ``timeout`` s; [] on timeout or close."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._closed and not self._signal.closed:
+            self._waiter.arm()  # before the inbox and the scan, so no commit is missed
+            pushed = self._waiter.take(self._next, limit)
+            if pushed:
+                self._next = pushed[-1].position + 1
+                return pushed
+            page = self._scan(limit)
+            if page:
+                return page
+            self._waiter.caught_up(self._next)
+            wait = self._poll
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                wait = min(wait, left)
+            self._waiter.wait(wait)
+        return []
+
+    def __iter__(self) -> Iterator[Envelope[Message]]:
+        while True:
+            batch = self.next_batch(500, None)
+            if not batch:
+                return
+            yield from batch
+
+    def _scan(self, limit: int) -> list[Envelope[Message]]:
+        if self._closed:
+            return []
+        if self._types is None:
+            rows = self._query(
+                f"SELECT {COLUMNS} FROM events WHERE position >= ? "  # noqa: S608
+                "ORDER BY position LIMIT ?",
+                (self._next, limit),
+            )
+            page = decode_rows(rows, self._registry)
+            if page:
+                self._next = page[-1].position + 1
+            return page
+        # One statement, so one snapshot and one GIL hand-off: the matching page, bounded
+        # by the head, and a last row (marked 0) that carries the head itself.
+        marks = ",".join("?" * len(self._types))
+        answer = self._query(
+            f"SELECT 1, * FROM (SELECT {COLUMNS} FROM events WHERE position >= ? "  # noqa: S608
+            f"AND position <= (SELECT max(position) FROM events) AND type IN ({marks}) "
+            f"ORDER BY position LIMIT ?) UNION ALL SELECT 0, max(position), {_NULLS} "
+            "FROM events",
+            (self._next, *self._types, limit),
+        )
+        if not answer:
+            return []  # closed meanwhile
+        head = 0
+        rows = []
+        for row in answer:
+            if row[0]:
+                rows.append(row[1:])
+            else:
+                head = int(row[1] or 0)
+        page = decode_rows(rows, self._registry)
+        if len(page) == limit:
+            self._next = page[-1].position + 1
+        else:
+            self._next = max(self._next, head + 1)
+        return page

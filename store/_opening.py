@@ -1,0 +1,96 @@
+"""Opening a database file: check what it holds before changing anything, then set it up.
+
+Runs on the writer's thread with a plain ``sqlite3`` connection. Nothing is written
+until the file is known to be empty or a sagalog database this code can read, so a
+foreign or newer file is refused byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+
+from store._errors import NotADatabaseError, SchemaVersionError, translate
+from store._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
+
+__all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "connect", "prepare"]
+
+SYNCHRONOUS: dict[str, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+BUSY_TIMEOUT_S = 60.0
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable on any thread."""
+    try:
+        return sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+        )
+    except sqlite3.Error as error:
+        raise translate(error, "opening", path=path) from error
+
+
+def prepare(connection: sqlite3.Connection, path: str, durability: str) -> None:
+    """Refuse a file that is not ours, then set WAL, durability and the schema."""
+    try:
+        # One read transaction, so the three answers come from one snapshot even while
+        # another process is creating the schema (it stamps the ids in the same commit).
+        connection.execute("BEGIN")
+        application_id = _pragma(connection, "application_id")
+        user_version = _pragma(connection, "user_version")
+        tables = [
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        connection.execute("COMMIT")
+    except sqlite3.Error as error:
+        _rollback(connection)
+        raise translate(error, "opening", path=path) from error
+    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
+        msg = (
+            "the file is an SQLite database but not a sagalog one "
+            f"(application_id {application_id}, tables {', '.join(tables[:5])}); "
+            "it was left unchanged"
+        )
+        raise NotADatabaseError(msg, path=path)
+    if user_version > SCHEMA_VERSION:
+        msg = (
+            f"the database has schema version {user_version}, written by a newer sagalog; "
+            f"this one reads up to version {SCHEMA_VERSION}. Upgrade sagalog to open it"
+        )
+        raise SchemaVersionError(msg, path=path)
+    try:
+        if path != ":memory:":
+            _retry_locked(connection, lambda: connection.execute("PRAGMA journal_mode = WAL"))
+        connection.execute(f"PRAGMA synchronous = {SYNCHRONOUS[durability]}")
+        if user_version < SCHEMA_VERSION:
+            _retry_locked(connection, lambda: connection.executescript(create_script()))
+    except sqlite3.Error as error:
+        _rollback(connection)
+        raise translate(error, "opening", path=path) from error
+
+
+def _pragma(connection: sqlite3.Connection, name: str) -> int:
+    return int(connection.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    if connection.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+
+
+def _retry_locked(connection: sqlite3.Connection, action: object) -> None:
+    # Changing the journal mode or creating the schema needs a lock another process
+    # may hold while it does the same; the busy timeout does not cover every case.
+    assert callable(action)  # noqa: S101 - private helper
+    for attempt in range(100):
+        try:
+            action()
+        except sqlite3.OperationalError as error:
+            _rollback(connection)
+            if ("locked" not in str(error) and "busy" not in str(error)) or attempt == 99:
+                raise
+            time.sleep(0.05)
+        else:
+            return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pykka
@@ -36,9 +36,17 @@ if TYPE_CHECKING:
     from actors._clock import ClockProtocol, TimerHandle
     from store import SyncEventStore, SyncSubscription
 
-__all__ = ["Actor", "ActorContext", "ActorCrashedError"]
+__all__ = ["Actor", "ActorContext", "ActorCrashedError", "ActorProgress"]
 
 Done = list[tuple[Envelope[Message], list[AppendRequest]]]
+
+
+@dataclass(slots=True)
+class ActorProgress:
+    """How far an actor has looked at the log, for the runtime's idle check."""
+
+    seen: int = 0
+    """Every record up to here of the actor's types is handled and committed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,7 @@ class ActorContext:
     clock: ClockProtocol
     on_death: Callable[[str, BaseException], None]
     idle_wait: float = 0.25
+    progress: ActorProgress = field(default_factory=ActorProgress)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,11 @@ _WAKE = _Wake()
 
 class ActorCrashedError(Exception):
     """A non-Exception error escaped an actor; wrapped so pykka restarts only this actor."""
+
+
+def _reserved_names() -> frozenset[str]:
+    names = {name for klass in pykka.ThreadingActor.__mro__ for name in vars(klass)}
+    return frozenset(names | {name for name in vars(Actor) if not name.startswith("__")})
 
 
 def _refuse_direct(actor: Actor, message: object) -> None:
@@ -112,7 +126,7 @@ class Actor(pykka.ThreadingActor):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401 - pykka's hook
         super().__init_subclass__(**kwargs)
-        cls.actor_handlers = collect_handlers(cls)
+        cls.actor_handlers = collect_handlers(cls, _RESERVED_NAMES)
 
     # -- pykka's hooks -----------------------------------------------------------------
 
@@ -201,6 +215,8 @@ class Actor(pykka.ThreadingActor):
                 return
         if batch:
             self._process(batch)
+        elif not self._pending:  # caught up: all before the scan position is done
+            self._context.progress.seen = self._subscription.next_position - 1
         if self._retry_timer is None:
             self._tell(_PULL)
 
@@ -285,3 +301,7 @@ class Actor(pykka.ThreadingActor):
                     "the first recorded result stands ({})", envelope.type, error,
                 )
                 store.append_all([], checkpoint=checkpoint)
+
+
+_RESERVED_NAMES = _reserved_names()
+"""Attributes of pykka's actor and of ours: a handler of the same name would replace one."""

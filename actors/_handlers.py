@@ -42,12 +42,26 @@ def handles(*types: type[Message]) -> Callable[[F], F]:
     return mark
 
 
-def collect_handlers(cls: type) -> dict[str, str]:
-    """Map each handled type name to its method name, through the class's bases."""
+def collect_handlers(cls: type, reserved: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Map each handled type name to its method name, through the class's bases.
+
+    Raises:
+        ActorDefinitionError: two methods handle one type, or a handler's name is one
+            the actor machinery uses (``start``, ``stop``, ``on_receive``...), which
+            the handler would silently replace.
+
+    """
     found: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         for attribute, value in vars(klass).items():
-            for kind in getattr(value, _MARK, ()):
+            marked = getattr(value, _MARK, ())
+            if marked and attribute in reserved:
+                msg = (
+                    f"{cls.__qualname__}.{attribute}() handles {marked[0].message_type}, but "
+                    f"{attribute!r} is a name the actor machinery uses; rename the handler"
+                )
+                raise ActorDefinitionError(msg)
+            for kind in marked:
                 name = kind.message_type
                 owner = found.get(name)
                 if owner is not None and owner != attribute and klass is cls:

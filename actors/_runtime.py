@@ -20,7 +20,7 @@ from uuid import UUID
 import pykka
 from loguru import logger
 
-from actors._actor import Actor, ActorContext
+from actors._actor import Actor, ActorContext, ActorProgress
 from actors._clock import ClockProtocol, SystemClock
 from actors._errors import ActorDefinitionError, RuntimeStateError
 from actors._timers import TimerService
@@ -45,7 +45,7 @@ class _Spec:
     name: str
     ref: pykka.ActorRef[Actor] | None = None
     restarts: int = 0
-    deaths: list[str] = field(default_factory=list)
+    progress: ActorProgress = field(default_factory=ActorProgress)
 
 
 class Runtime:
@@ -219,16 +219,22 @@ class Runtime:
         it. Timers waiting for their time do not.
         """
         store = self.store
-        handled = {name: list(spec.cls.actor_handlers) for name, spec in self._specs.items()}
+        with self._lock:
+            handled = [
+                (name, list(spec.cls.actor_handlers), spec.progress)
+                for name, spec in self._specs.items()
+            ]
         deadline = time.monotonic() + timeout
 
         async def idle() -> bool:
             inner = store.store
             while True:
                 busy = False
-                for name, types in handled.items():
-                    checkpoint = await inner.checkpoint(name)
-                    if await inner.read_page(checkpoint + 1, 1, types=types):
+                for name, types, progress in handled:
+                    # Look only past what the actor has seen: a scan from its checkpoint
+                    # would walk the whole log for an actor of rare types.
+                    start = max(await inner.checkpoint(name), progress.seen) + 1
+                    if await inner.read_page(start, 1, types=types):
                         busy = True
                         break
                 if not busy:
@@ -248,7 +254,7 @@ class Runtime:
         spec.ref = ref
         context = ActorContext(
             name=spec.name, store=self._store, clock=self.clock, on_death=self._on_death,
-            idle_wait=self._idle_wait,
+            idle_wait=self._idle_wait, progress=spec.progress,
         )
         from actors._actor import _Attach  # noqa: PLC0415 - the runtime's private handshake
 

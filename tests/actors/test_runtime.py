@@ -289,7 +289,7 @@ def test_slow_actor_does_not_buffer_the_log(db_path: str) -> None:
         @handles(Ping)
         def ping(self, message: Ping, envelope: Envelope[Message]) -> None:
             # The handler runs on the actor's thread: how far has it read the log?
-            fetched_ahead.append(self._subscription._subscription.next_position - 1)
+            fetched_ahead.append(self._subscription.next_position - 1)
 
     with Runtime(db_path) as runtime:
         for start in range(0, 2000, 500):
@@ -357,3 +357,13 @@ def test_direct_messages_to_an_actor_are_refused(db_path: str) -> None:
         assert ref is not None
         with pytest.raises(TypeError, match="only through the log"):
             ref.ask(Ping(n=1))
+
+
+def test_handler_named_like_the_actor_machinery_is_refused() -> None:
+    """A handler called start (or stop, on_receive...) would replace pykka's; it is refused."""
+    with pytest.raises(ActorDefinitionError, match="'start' is a name the actor machinery uses"):
+
+        class Clash(Actor):
+            @handles(Ping)
+            def start(self, message: Ping, envelope: Envelope[Message]) -> None:  # type: ignore[override]
+                pass

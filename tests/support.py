@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -52,3 +55,29 @@ class LogCapture:
 
     def messages(self, level: str | None = None) -> list[str]:
         return [r["message"] for r in self.records if level is None or r["level"] == level]
+
+
+class LineReader:
+    """Reads whole lines from a child's stdout pipe, with a deadline, without a thread."""
+
+    def __init__(self, stream: Any) -> None:
+        self._fd = stream.fileno()
+        self._buffer = b""
+        self.eof = False
+
+    def next_line(self, deadline: float) -> str | None:
+        """The next complete line, or None at end of file; TimeoutError past ``deadline``."""
+        while b"\n" not in self._buffer:
+            if self.eof:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no line from the child before the deadline")
+            ready, _, _ = select.select([self._fd], [], [], left)
+            if ready:
+                chunk = os.read(self._fd, 1 << 20)
+                if not chunk:
+                    self.eof = True
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode()

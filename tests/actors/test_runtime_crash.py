@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 
 from events import Command, Event, derived_event_id
 from store import SyncEventStore
+from tests.support import LineReader
 
 pytestmark = pytest.mark.slow
 
@@ -95,30 +95,6 @@ def output_stream(kind, chain):
     return f"audit-{chain % AUDIT_STREAMS}" if kind is AuditNote else f"chain-{chain}"
 
 
-class LineReader:
-    """Reads whole lines from a child's stdout pipe, with a deadline, without a thread."""
-
-    def __init__(self, stream):
-        self._fd = stream.fileno()
-        self._buffer = b""
-        self.eof = False
-
-    def next_line(self, deadline):
-        """The next complete line, or None at end of file; TimeoutError past ``deadline``."""
-        while b"\n" not in self._buffer:
-            if self.eof:
-                return None
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no line from the child before the deadline")
-            ready, _, _ = select.select([self._fd], [], [], left)
-            if ready:
-                chunk = os.read(self._fd, 65536)
-                if not chunk:
-                    self.eof = True
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
 
 
 def wal_stamp(wal):

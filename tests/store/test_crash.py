@@ -10,7 +10,6 @@ import asyncio
 import os
 import queue
 import random
-import select
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 
 from events import Event
 from store import SqliteEventStore
+from tests.support import LineReader
 
 pytestmark = pytest.mark.slow
 
@@ -49,30 +49,6 @@ def batch_size(batch):
     return 3 + batch % 4
 
 
-class LineReader:
-    """Reads whole lines from a child's stdout pipe, with a deadline, without a thread."""
-
-    def __init__(self, stream):
-        self._fd = stream.fileno()
-        self._buffer = b""
-        self.eof = False
-
-    def next_line(self, deadline):
-        """The next complete line, or None at end of file; TimeoutError past ``deadline``."""
-        while b"\n" not in self._buffer:
-            if self.eof:
-                return None
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no line from the child before the deadline")
-            ready, _, _ = select.select([self._fd], [], [], left)
-            if ready:
-                chunk = os.read(self._fd, 65536)
-                if not chunk:
-                    self.eof = True
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
 
 
 def parse_ack(line, acked):

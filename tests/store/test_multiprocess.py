@@ -8,8 +8,6 @@ a deadline, never on a sleep.
 
 import asyncio
 import json
-import os
-import select
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ import pytest
 
 from events import Event
 from store import ANY, SqliteEventStore, SyncEventStore
+from tests.support import LineReader
 
 pytestmark = pytest.mark.slow
 
@@ -43,30 +42,6 @@ class LiveEvent(Event, name="test.mp.Live"):
     seq: int
 
 
-class LineReader:
-    """Reads whole lines from a child's stdout pipe, with a deadline, without a thread."""
-
-    def __init__(self, stream):
-        self._fd = stream.fileno()
-        self._buffer = b""
-        self.eof = False
-
-    def next_line(self, deadline):
-        """The next complete line, or None at end of file; TimeoutError past ``deadline``."""
-        while b"\n" not in self._buffer:
-            if self.eof:
-                return None
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no line from the child before the deadline")
-            ready, _, _ = select.select([self._fd], [], [], left)
-            if ready:
-                chunk = os.read(self._fd, 1 << 20)
-                if not chunk:
-                    self.eof = True
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
 
 
 class Child:

@@ -229,6 +229,10 @@ class Runtime:
         async def idle() -> bool:
             inner = store.store
             while True:
+                # The checks below are separate reads; a commit between two of them could
+                # hide new work from an actor already checked. New work always means new
+                # records, so a pass counts only if the head did not move during it.
+                head = await inner.last_position()
                 busy = False
                 for name, types, progress in handled:
                     # Look only past what the actor has seen: a scan from its checkpoint
@@ -237,7 +241,7 @@ class Runtime:
                     if await inner.read_page(start, 1, types=types):
                         busy = True
                         break
-                if not busy:
+                if not busy and await inner.last_position() == head:
                     return True
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -154,9 +154,9 @@ class Actor(pykka.ThreadingActor):
 
     def on_failure(
         self,
-        exception_type: type[BaseException] | None,  # noqa: ARG002 - pykka's signature
+        exception_type: type[BaseException] | None,
         exception_value: BaseException | None,
-        traceback: TracebackType | None,  # noqa: ARG002
+        traceback: TracebackType | None,
     ) -> None:
         """Tell the runtime this actor died, so it can record it and start a new one."""
         self._close_subscription()

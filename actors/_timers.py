@@ -72,7 +72,7 @@ class TimerService(Actor):
     def ended(
         self,
         event: TimerFired | TimerCancelled,
-        envelope: Envelope[Message],  # noqa: ARG002 - the handler signature
+        envelope: Envelope[Message],
     ) -> None:
         """Disarm a timer that fired or was cancelled."""
         armed = self._armed.pop(event.timer_id, None)

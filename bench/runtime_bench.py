@@ -115,25 +115,25 @@ class Hop4(Event, name="bench.Hop4"):
 
 class A1(Actor):
     @handles(Hop0)
-    def on(self, message: Hop0, envelope: Envelope) -> Hop1:  # noqa: ARG002
+    def on(self, message: Hop0, envelope: Envelope) -> Hop1:
         return Hop1(chain=message.chain)
 
 
 class A2(Actor):
     @handles(Hop1)
-    def on(self, message: Hop1, envelope: Envelope) -> Hop2:  # noqa: ARG002
+    def on(self, message: Hop1, envelope: Envelope) -> Hop2:
         return Hop2(chain=message.chain)
 
 
 class A3(Actor):
     @handles(Hop2)
-    def on(self, message: Hop2, envelope: Envelope) -> Hop3:  # noqa: ARG002
+    def on(self, message: Hop2, envelope: Envelope) -> Hop3:
         return Hop3(chain=message.chain)
 
 
 class A4(Actor):
     @handles(Hop3)
-    def on(self, message: Hop3, envelope: Envelope) -> Hop4:  # noqa: ARG002
+    def on(self, message: Hop3, envelope: Envelope) -> Hop4:
         return Hop4(chain=message.chain)
 
 

@@ -1,8 +1,27 @@
-"""Saga and pipeline definitions, and the saga actor that replays the log (not built yet)."""
+"""Saga and pipeline definitions, and the saga actor that replays the log and decides."""
 
 from loguru import logger
 
-__all__: list[str] = []
+from sagas._actor import KEEP_ENDED, ManualReviewDispatcher, SagaActor, saga_actor
+from sagas._definition import Build, Gate, SagaDefinition, Stage, Step
+from sagas._state import TERMINAL, Decision, SagaState, StepState, decide
+
+__all__ = [
+    "KEEP_ENDED",
+    "TERMINAL",
+    "Build",
+    "Decision",
+    "Gate",
+    "ManualReviewDispatcher",
+    "SagaActor",
+    "SagaDefinition",
+    "SagaState",
+    "Stage",
+    "Step",
+    "StepState",
+    "decide",
+    "saga_actor",
+]
 
 # A library adds no sink and stays quiet until the application opts in: see README "Logging".
 logger.disable("sagas")

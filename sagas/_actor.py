@@ -1,0 +1,120 @@
+"""The saga actor: replays the log to rebuild its sagas, then decides on each new event.
+
+One actor runs every instance of one saga definition. On attach it reads the events it
+handles up to its checkpoint and folds them through :func:`decide`, discarding the
+outputs (they are in the log already), so every saga resumes where it was. Then each
+new event is folded the same way and its decisions' outputs are appended, with the
+actor's checkpoint, in one transaction.
+
+Ended sagas are kept (the newest :data:`KEEP_ENDED`) so a result that arrives after the
+end, such as a success that came after a timeout, is still undone.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from loguru import logger
+
+from actors import Actor, NotificationHandlerProtocol, Output, handles
+from events import Envelope, Message
+from events.runtime import HandlerFailed
+from events.sagas import ManualReviewRequired, RetryStep, StepTimedOut
+from sagas._state import SagaState, decide
+
+if TYPE_CHECKING:
+    from sagas._definition import SagaDefinition
+
+__all__ = ["KEEP_ENDED", "ManualReviewDispatcher", "SagaActor", "saga_actor"]
+
+KEEP_ENDED = 10_000
+"""Ended sagas kept in memory, newest first, to undo results that arrive after the end."""
+
+
+class SagaActor(Actor):
+    """Runs every instance of :attr:`definition`; make one with :func:`saga_actor`."""
+
+    definition: ClassVar[SagaDefinition]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sagas: dict[str, SagaState] = {}
+        """Sagas in flight, by id."""
+        self.ended: OrderedDict[str, SagaState] = OrderedDict()
+
+    def on_attach(self, checkpoint: int) -> None:
+        """Rebuild every saga from the log up to the checkpoint."""
+        replayed = 0
+        for record in self._context.store.read_all(types=list(self.actor_handlers)):
+            if record.position > checkpoint:
+                break
+            self._fold(record)
+            replayed += 1
+        if replayed:
+            self._log.info("replayed {} events: {} sagas in flight", replayed, len(self.sagas))
+
+    def on_saga_event(self, message: Message, envelope: Envelope[Message]) -> list[Output]:
+        """Fold one event into its saga and return what the decisions issue."""
+        outputs: list[Output] = []
+        for decision in self._fold(envelope):
+            outputs += decision.outputs
+        return outputs
+
+    def _fold(self, envelope: Envelope[Message]) -> list[Any]:
+        definition = self.definition
+        data = envelope.data
+        if isinstance(data, definition.start):
+            saga_id = definition.saga_id(data)
+        else:
+            saga_id = envelope.correlation_id or ""
+        state = self.sagas.get(saga_id) or self.ended.get(saga_id)
+        new, decisions = decide(definition, state, envelope)
+        if new is None:
+            return []
+        if new.ended:
+            self.sagas.pop(saga_id, None)
+            self.ended[saga_id] = new
+            self.ended.move_to_end(saga_id)
+            while len(self.ended) > KEEP_ENDED:
+                self.ended.popitem(last=False)
+        else:
+            self.sagas[saga_id] = new
+        return decisions
+
+
+def saga_actor(definition: SagaDefinition) -> type[SagaActor]:
+    """An actor class that runs ``definition`` (register it with ``runtime.add``)."""
+    handled: list[type[Message]] = [
+        *definition.event_types(), StepTimedOut, RetryStep, HandlerFailed
+    ]
+    cls = cast(
+        "type[SagaActor]",
+        type(f"{definition.name.title().replace('-', '')}Saga", (SagaActor,),
+             {"definition": definition, "__module__": __name__}),
+    )
+    cls.actor_handlers = {kind.message_type: "on_saga_event" for kind in handled}
+    return cls
+
+
+class ManualReviewDispatcher(Actor):
+    """Sends a notification for every ``ManualReviewRequired`` (at least once)."""
+
+    def __init__(self, handler: NotificationHandlerProtocol,
+                 recipient: str = "operations") -> None:
+        super().__init__()
+        self.handler = handler
+        self.recipient = recipient
+
+    @handles(ManualReviewRequired)
+    def review(self, event: ManualReviewRequired, envelope: Envelope[Message]) -> None:
+        """Tell a person which saga needs them, and why."""
+        sent = self.handler.send_notification(
+            self.recipient,
+            f"Manual review required: {event.saga} {event.saga_id}",
+            f"{event.reason} (step {event.step}, {event.attempts} tries; "
+            f"log position {envelope.position})",
+            "high",
+        )
+        if not sent:
+            logger.bind(saga=event.saga_id).warning("manual-review notification not delivered")

@@ -1,22 +1,33 @@
 """sagalog's command line: ``python run.py`` (or the ``sagalog`` script).
 
 With no subcommand it runs the main job on the embedded SQLite default
-(``./sagalog.db``). Today that is a short demo of the log itself: it appends typed
-events to a few streams, reads them back typed, and verifies the hash chain. The
-workflow commands arrive with the saga and pipeline work.
+(``./sagalog.db``): a batch of orders through the order saga, some with injected
+failures, then a summary and a check of the log. The subcommands run orders, resume an
+interrupted log, export and import it as JSON Lines, and verify it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from typing import TYPE_CHECKING
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
 
-from events import Event, SagalogError, enable_logging
-from store import NO_STREAM, SqliteEventStore
+from actors import Ledger, Runtime
+from events import SagalogError, enable_logging, registry
+from sagas.orders import (
+    SERVICES,
+    FailurePlan,
+    add_order_workflow,
+    place_order,
+    unfinished_orders,
+    wait_for_terminals,
+)
+from store import SyncEventStore, export_lines, import_lines, parse_lines
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,97 +35,253 @@ if TYPE_CHECKING:
 DEFAULT_DB = "sagalog.db"
 
 
-class DemoOrderPlaced(Event, name="demo.OrderPlaced"):
-    """An order was placed (the demo's only fact worth a stream of its own)."""
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    order_id: str
-    amount_cents: int
+    def __init__(self, label: str, total: int | None, stream: TextIO = sys.stderr) -> None:
+        self.label = label
+        self.total = total
+        self.stream = stream
+        self.shown = stream.isatty()
+        self.count = 0
+        self._last = 0.0
 
+    def update(self, count: int) -> None:
+        """Show ``count`` done (redrawn at most 10 times a second)."""
+        self.count = count
+        now = time.monotonic()
+        if not self.shown or (now - self._last < 0.1 and count != self.total):
+            return
+        self._last = now
+        if self.total:
+            filled = int(30 * count / self.total)
+            bar = "#" * filled + "-" * (30 - filled)
+            line = f"\r{self.label} [{bar}] {count:,}/{self.total:,}"
+        else:
+            line = f"\r{self.label} {count:,}"
+        print(line, end="", file=self.stream, flush=True)
 
-class DemoOrderShipped(Event, name="demo.OrderShipped"):
-    """An order left the warehouse."""
-
-    order_id: str
-    carrier: str
-
-
-async def demo(path: str, orders: int) -> int:
-    """Append a few orders, read them back typed, verify the log; 0 when all is well."""
-    async with SqliteEventStore.open(path) as store:
-        start = await store.last_position()
-        run = f"demo-{start + 1}"
-        for number in range(1, orders + 1):
-            order_id = f"{run}-order-{number}"
-            placed = await store.append(
-                order_id,
-                [DemoOrderPlaced(order_id=order_id, amount_cents=1000 * number)],
-                expected_version=NO_STREAM,
-                correlation_id=run,
-            )
-            await store.append(
-                order_id,
-                [DemoOrderShipped(order_id=order_id, carrier="post")],
-                expected_version=1,
-                correlation_id=run,
-                causation_id=placed[0].event_id,
-            )
-        print(f"appended {orders * 2} events for run {run} to {path}")
-        print(f"{'position':>8}  {'stream':<24} {'ver':>3}  type")
-        async for record in store.read_all(from_position=start + 1):
-            print(
-                f"{record.position:>8}  {record.stream_id:<24} {record.stream_version:>3}  "
-                f"{record.type} {record.data.model_dump()}"
-            )
-        report = await store.verify()
-        print(f"verify: {report}")
-        return 0 if report.ok else 1
+    def done(self) -> None:
+        """End the bar's line."""
+        if self.shown:
+            print(file=self.stream, flush=True)
 
 
-async def verify(path: str) -> int:
+def ledger_path(db: str) -> str:
+    """Where the demo adapters record their effects: beside the log."""
+    return f"{db}.ledger"
+
+
+def failure_plan(arguments: argparse.Namespace) -> FailurePlan:
+    """The failure injection the flags ask for."""
+    for service in arguments.fail:
+        if service not in SERVICES:
+            msg = f"--fail takes one of {', '.join(SERVICES)}, not {service!r}"
+            raise SagalogError(msg)
+    if not 0.0 <= arguments.fail_rate <= 1.0:
+        msg = f"--fail-rate must be between 0 and 1, not {arguments.fail_rate}"
+        raise SagalogError(msg)
+    return FailurePlan(frozenset(arguments.fail), arguments.fail_rate, arguments.seed,
+                       arguments.product_missing)
+
+
+def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
+    """Place ``count`` orders, ``concurrency`` at a time; print each outcome or a summary."""
+    if count < 1 or concurrency < 1:
+        msg = "--count and --concurrency must be at least 1"
+        raise SagalogError(msg)
+    with Ledger(ledger_path(db)) as ledger, Runtime(db) as runtime:
+        add_order_workflow(runtime, ledger, plan)
+        start = runtime.store.last_position()
+        batch = f"o{start + 1}"
+        ids = [f"{batch}-{n}" for n in range(1, count + 1)]
+        progress = Progress("orders", count)
+        outcomes: dict[str, str] = {}
+        began = time.monotonic()
+        for first in range(0, count, concurrency):
+            chunk = ids[first : first + concurrency]
+            for order_id in chunk:
+                place_order(runtime, order_id)
+            outcomes.update(wait_for_terminals(
+                runtime, set(chunk), start + 1,
+                on_end=lambda _o, _k: progress.update(len(outcomes) + 1),
+            ))
+            progress.update(len(outcomes))
+        progress.done()
+        elapsed = time.monotonic() - began
+    report(outcomes, elapsed)
+    return 0
+
+
+def resume(db: str, plan: FailurePlan) -> int:
+    """Finish every order of an existing log that has not ended; exit 0 when none is left."""
+    if not Path(db).exists():
+        msg = f"{db}: no such log"
+        raise SagalogError(msg)
+    with Ledger(ledger_path(db)) as ledger, Runtime(db) as runtime:
+        add_order_workflow(runtime, ledger, plan)
+        pending = unfinished_orders(runtime)
+        print(f"{len(pending)} orders in flight")
+        progress = Progress("resuming", len(pending))
+        done: list[str] = []
+
+        def ended(order_id: str, _kind: str) -> None:
+            done.append(order_id)
+            progress.update(len(done))
+
+        outcomes = wait_for_terminals(runtime, pending, 1, on_end=ended) if pending else {}
+        progress.done()
+    if outcomes:
+        report(outcomes, None)
+    return 0
+
+
+def report(outcomes: dict[str, str], elapsed: float | None) -> None:
+    """Each outcome for a few orders; a table of counts for many."""
+    if len(outcomes) == 1:
+        ((order_id, kind),) = outcomes.items()
+        print(f"order {order_id}: {kind}")
+        return
+    counts = Counter(outcomes.values())
+    print(f"{'outcome':<22}{'orders':>8}")
+    for kind, number in sorted(counts.items()):
+        print(f"{kind:<22}{number:>8}")
+    print(f"{'total':<22}{len(outcomes):>8}")
+    if elapsed:
+        print(f"{len(outcomes) / elapsed:,.0f} orders/s")
+
+
+def export(db: str, arguments: argparse.Namespace) -> int:
+    """Write the log (or the filtered part) to stdout as JSON Lines."""
+    if not Path(db).exists():
+        msg = f"{db}: no such log"
+        raise SagalogError(msg)
+
+    def keep(record: dict[str, object]) -> bool:
+        position = int(record["position"])  # type: ignore[call-overload]
+        return (
+            (arguments.correlation is None or record["correlation_id"] == arguments.correlation)
+            and (arguments.stream is None or record["stream_id"] == arguments.stream)
+            and (arguments.to is None or position <= arguments.to)
+        )
+
+    with SyncEventStore.open(db) as store:
+        total = store.last_position()
+        progress = Progress("exporting", total)
+        out = sys.stdout
+        for line in export_lines(store, keep=keep, from_position=arguments.from_position,
+                                 progress=progress.update):
+            out.write(line)
+            out.write("\n")
+        progress.done()
+    return 0
+
+
+def import_file(db: str, path: str) -> int:
+    """Append a JSON Lines file to the log, all or nothing."""
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            text = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        msg = f"{path}: cannot read ({error})"
+        raise SagalogError(msg) from None
+    lines = parse_lines(text, registry)  # every line checked before the log is opened
+    with SyncEventStore.open(db) as store:
+        added = import_lines(store, lines)
+    print(f"imported {added} new records of {len(lines)} lines from {path}")
+    return 0
+
+
+def verify(db: str) -> int:
     """Check the hash chain and the database; 0 when intact, 1 naming the first bad position."""
-    interactive = sys.stderr.isatty()
+    if not Path(db).exists():
+        msg = f"{db}: no such log"
+        raise SagalogError(msg)
+    with SyncEventStore.open(db) as store:
+        progress = Progress("verifying", store.last_position())
+        report_ = store.verify(progress.update)
+    progress.done()
+    print(report_)
+    return 0 if report_.ok else 1
 
-    def progress(count: int) -> None:
-        if interactive:
-            print(f"\rverified {count:,} records", end="", file=sys.stderr, flush=True)
 
-    async with SqliteEventStore.open(path) as store:
-        report = await store.verify(progress)
-    if interactive:
-        print(file=sys.stderr)
-    print(report)
-    return 0 if report.ok else 1
+def main_job(db: str) -> int:
+    """The showcase: 20 orders, a third of them with a failing service, then a check."""
+    code = run_orders(db, 20, 10, FailurePlan(rate=0.15, seed=7))
+    code = code or verify(db)
+    print(f"explore the log: python run.py export --db {db} | head")
+    return code
+
+
+def add_failure_flags(command: argparse.ArgumentParser) -> None:
+    """The failure-injection flags shared by order and resume."""
+    command.add_argument("--fail", action="append", default=[], metavar="SERVICE",
+                         help="this service fails for every order (payment, inventory, shipping)")
+    command.add_argument("--product-missing", action="store_true",
+                         help="every order's product is missing")
+    command.add_argument("--fail-rate", type=float, default=0.0, metavar="R",
+                         help="each service fails with probability R, decided per order")
+    command.add_argument("--seed", type=int, default=0, help="seed for --fail-rate")
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line's arguments."""
     top = argparse.ArgumentParser(prog="sagalog", description=__doc__.split("\n\n")[0])
-    top.add_argument(
-        "--db", default=DEFAULT_DB, help="the log's SQLite file (default: %(default)s)"
-    )
+    top.add_argument("--db", default=DEFAULT_DB,
+                     help="the log's SQLite file (default: %(default)s)")
     top.add_argument("-q", "--quiet", action="store_true", help="no log lines on stderr")
     commands = top.add_subparsers(dest="command")
-    run_demo = commands.add_parser("demo", help="append, read back and verify a few events")
-    run_demo.add_argument("--orders", type=int, default=3, help="orders to place (default: 3)")
+    order = commands.add_parser("order", help="place orders and wait until each has ended")
+    order.add_argument("--count", type=int, default=1)
+    order.add_argument("--concurrency", type=int, default=16)
+    add_failure_flags(order)
+    add_failure_flags(commands.add_parser("resume", help="finish the orders of an existing log"))
+    exporting = commands.add_parser("export", help="the log as JSON Lines on stdout")
+    exporting.add_argument("--correlation", metavar="ID")
+    exporting.add_argument("--stream", metavar="S")
+    exporting.add_argument("--from", dest="from_position", type=int, default=1, metavar="P")
+    exporting.add_argument("--to", type=int, metavar="P")
+    importing = commands.add_parser("import", help="append a JSON Lines file, all or nothing")
+    importing.add_argument("file")
     commands.add_parser("verify", help="check the hash chain and SQLite's integrity")
     for sub in commands.choices.values():
         sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
 
 
+def dispatch(arguments: argparse.Namespace) -> int:
+    """Run the chosen command."""
+    db = arguments.db
+    command = arguments.command
+    if command == "order":
+        return run_orders(db, arguments.count, arguments.concurrency, failure_plan(arguments))
+    if command == "resume":
+        return resume(db, failure_plan(arguments))
+    if command == "export":
+        return export(db, arguments)
+    if command == "import":
+        return import_file(db, arguments.file)
+    if command == "verify":
+        return verify(db)
+    return main_job(db)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     arguments = parser().parse_args(argv)
     logger.remove()  # the application owns the sinks: drop loguru's default one
-    if not arguments.quiet:
+    if not arguments.quiet and arguments.command != "export":
         enable_logging(sys.stderr, level="INFO")
     try:
-        if arguments.command == "verify":
-            return asyncio.run(verify(arguments.db))
-        return asyncio.run(demo(arguments.db, getattr(arguments, "orders", 3)))
+        return dispatch(arguments)
     except SagalogError as error:
         print(f"sagalog: error: {error}", file=sys.stderr)
         return 2
+    except TimeoutError as error:
+        print(f"sagalog: error: {error}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        return 0
     except KeyboardInterrupt:
         print("sagalog: interrupted", file=sys.stderr)
         return 130

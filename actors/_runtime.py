@@ -127,7 +127,7 @@ class Runtime:
             )
             for spec in self._specs.values():
                 self._launch(spec)
-        logger.bind(store=self.path).info("runtime started with {} actors", len(self._specs))
+        logger.bind(store=self.path).info("runtime started")
         return self
 
     def stop(self, timeout: float = 30.0) -> None:

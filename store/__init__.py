@@ -21,6 +21,7 @@ from store._schema import SCHEMA_VERSION
 from store._sqlite import Durability, SqliteEventStore
 from store._subscription import Subscription
 from store._sync import SyncEventStore
+from store._transfer import ImportFileError, ImportLine, export_lines, import_lines, parse_lines
 from store._verify import VerifyReport
 from store._writer import WriterStats
 
@@ -37,6 +38,8 @@ __all__ = [
     "Durability",
     "EventIdConflictError",
     "ExpectedVersion",
+    "ImportFileError",
+    "ImportLine",
     "InvalidStreamIdError",
     "NotADatabaseError",
     "SchemaVersionError",
@@ -50,6 +53,9 @@ __all__ = [
     "VerifyReport",
     "WriterStats",
     "WrongExpectedVersionError",
+    "export_lines",
+    "import_lines",
+    "parse_lines",
 ]
 
 # A library adds no sink and stays quiet until the application opts in: see README "Logging".

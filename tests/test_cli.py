@@ -1,8 +1,10 @@
-"""The command line, run as a user runs it: a real subprocess."""
+"""The command line, run as a user runs it: real subprocesses on real files."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,29 +14,118 @@ RUN = str(Path(__file__).resolve().parent.parent / "run.py")
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, RUN, *args], cwd=cwd, capture_output=True, text=True, timeout=60,
-        check=False,
+        [sys.executable, RUN, "-q", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=120, check=False,
     )
 
 
-def test_main_job_runs_on_the_default_database(tmp_path: Path) -> None:
-    """`python run.py` with no arguments writes ./sagalog.db, reads it back and verifies it."""
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_main_job_runs_orders_on_the_default_database(tmp_path: Path) -> None:
+    """`python run.py` runs the order showcase on ./sagalog.db and verifies the log."""
     result = cli(cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "sagalog.db").exists()
-    assert "verify: ok: 6 records" in result.stdout
-    again = cli(cwd=tmp_path)
-    assert "verify: ok: 12 records" in again.stdout
+    assert "total                       20" in result.stdout
+    assert "hash chain intact" in result.stdout
+
+
+def test_order_with_a_failing_service_fails_and_says_so(tmp_path: Path) -> None:
+    """`order --fail payment` ends the order as failed; --product-missing as not found."""
+    failed = cli("order", "--db", "x.db", "--fail", "payment", cwd=tmp_path)
+    assert failed.returncode == 0, failed.stderr
+    assert failed.stdout.strip().endswith("OrderFailed")
+    missing = cli("order", "--db", "x.db", "--product-missing", cwd=tmp_path)
+    assert missing.stdout.strip().endswith("OrderNotFound")
+
+
+def test_order_summary_counts_every_order(tmp_path: Path) -> None:
+    """With --count, a table counts outcomes; the same seed gives the same choices."""
+    first = cli("order", "--db", "a.db", "--count", "30", "--fail-rate", "0.3", "--seed", "9",
+                cwd=tmp_path)
+    second = cli("order", "--db", "b.db", "--count", "30", "--fail-rate", "0.3", "--seed", "9",
+                 cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "total                       30" in first.stdout
+    table = [line for line in first.stdout.splitlines() if line.startswith("Order")]
+    assert table == [line for line in second.stdout.splitlines() if line.startswith("Order")]
+
+
+def test_export_import_round_trip_and_idempotent_import(tmp_path: Path) -> None:
+    """An export imports into a new log whole; importing it again appends nothing."""
+    assert cli("order", "--db", "a.db", "--count", "5", "--fail-rate", "0.3",
+               cwd=tmp_path).returncode == 0
+    exported = cli("export", "--db", "a.db", cwd=tmp_path)
+    lines = exported.stdout.splitlines()
+    first = json.loads(lines[0])
+    assert list(first) == ["position", "stream_id", "stream_version", "event_id", "type",
+                           "version", "recorded_at", "correlation_id", "causation_id", "data"]
+    (tmp_path / "log.jsonl").write_text(exported.stdout)
+    imported = cli("import", "--db", "b.db", "log.jsonl", cwd=tmp_path)
+    assert f"imported {len(lines)} new records" in imported.stdout, imported.stderr
+    again = cli("import", "--db", "b.db", "log.jsonl", cwd=tmp_path)
+    assert "imported 0 new records" in again.stdout
+    reexported = cli("export", "--db", "b.db", cwd=tmp_path).stdout.splitlines()
+    keys = ("stream_id", "stream_version", "event_id", "type", "correlation_id", "causation_id",
+            "data")
+    assert [{k: json.loads(x)[k] for k in keys} for x in reexported] == [
+        {k: json.loads(x)[k] for k in keys} for x in lines
+    ]
+
+
+def test_export_filters(tmp_path: Path) -> None:
+    """--correlation, --stream, --from and --to select records."""
+    cli("order", "--db", "a.db", "--count", "3", cwd=tmp_path)
+    one = [json.loads(x) for x in cli("export", "--db", "a.db", "--correlation", "o1-2",
+                                      cwd=tmp_path).stdout.splitlines()]
+    assert one
+    assert {r["correlation_id"] for r in one} == {"o1-2"}
+    window = [json.loads(x)["position"] for x in cli("export", "--db", "a.db", "--from", "3",
+                                                     "--to", "7", cwd=tmp_path).stdout.splitlines()]
+    assert window == [3, 4, 5, 6, 7]
+
+
+def test_import_of_a_bad_line_names_it_and_imports_nothing(tmp_path: Path) -> None:
+    """A malformed line aborts the import with its number; the target log is untouched."""
+    cli("order", "--db", "a.db", "--count", "2", cwd=tmp_path)
+    lines = cli("export", "--db", "a.db", cwd=tmp_path).stdout.splitlines()
+    lines[3] = lines[3].replace('"type":"', '"type":"Unknown')
+    (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n{not json\n")
+    cli("order", "--db", "target.db", "--count", "1", cwd=tmp_path)
+    before = digest(tmp_path / "target.db")
+    result = cli("import", "--db", "target.db", "bad.jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "line 4:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert digest(tmp_path / "target.db") == before
+    missing = cli("import", "--db", "fresh.db", "bad.jsonl", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert not (tmp_path / "fresh.db").exists(), "a refused import creates no database"
+
+
+def test_import_conflict_names_the_line(tmp_path: Path) -> None:
+    """A line recorded otherwise in the target log is named, and nothing is imported."""
+    cli("order", "--db", "a.db", "--count", "1", cwd=tmp_path)
+    # The same order id, deterministic ids, but payment failed there: other content.
+    cli("order", "--db", "b.db", "--count", "1", "--fail", "payment", cwd=tmp_path)
+    (tmp_path / "a.jsonl").write_text(cli("export", "--db", "a.db", cwd=tmp_path).stdout)
+    before = digest(tmp_path / "b.db")
+    result = cli("import", "--db", "b.db", "a.jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "line " in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert digest(tmp_path / "b.db") == before
 
 
 def test_verify_command_reports_tampering_with_exit_1(tmp_path: Path) -> None:
     """`run.py verify` exits 1 and names the first bad position of an edited log."""
-    import sqlite3
-
-    assert cli("--db", "x.db", "demo", cwd=tmp_path).returncode == 0
+    assert cli("order", "--db", "x.db", cwd=tmp_path).returncode == 0
     with sqlite3.connect(tmp_path / "x.db") as raw:
         raw.execute("DROP TRIGGER events_no_update")
-        raw.execute("UPDATE events SET data = replace(data, 'post', 'ship') WHERE position = 4")
+        raw.execute("UPDATE events SET data = replace(data, 'product', 'pr0duct') "
+                    "WHERE position = 4")
     result = cli("verify", "--db", "x.db", cwd=tmp_path)
     assert result.returncode == 1
     assert "position 4" in result.stdout
@@ -44,9 +135,16 @@ def test_bad_database_file_gives_one_line_and_no_traceback(tmp_path: Path) -> No
     """A file that is not a database: one clear line, non-zero exit, file untouched."""
     bad = tmp_path / "bad.db"
     bad.write_text("hello")
-    before = hashlib.sha256(bad.read_bytes()).hexdigest()
-    result = cli("verify", "--db", str(bad), cwd=tmp_path)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "not an SQLite database" in result.stderr
-    assert hashlib.sha256(bad.read_bytes()).hexdigest() == before
+    before = digest(bad)
+    for command in (["verify"], ["export"], ["resume"], ["order"]):
+        result = cli(*command, "--db", str(bad), cwd=tmp_path)
+        assert result.returncode == 2, command
+        assert "Traceback" not in result.stderr
+        assert "not an SQLite database" in result.stderr
+        assert digest(bad) == before
+
+
+def test_bad_flags_are_one_line_errors(tmp_path: Path) -> None:
+    """An unknown service or a rate out of range is refused clearly."""
+    assert "--fail takes one of" in cli("order", "--fail", "teleport", cwd=tmp_path).stderr
+    assert "--fail-rate must be" in cli("order", "--fail-rate", "2", cwd=tmp_path).stderr

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["sagas.pytest_plugin"]
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> str:

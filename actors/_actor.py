@@ -47,6 +47,15 @@ class ActorProgress:
 
     seen: int = 0
     """Every record up to here of the actor's types is handled and committed."""
+    started: int = 0
+    """Work begun outside the log (a timer that fired), counted by the thread that starts it."""
+    finished: int = 0
+    """That work done (its records committed), counted by the actor's thread."""
+
+    @property
+    def working(self) -> bool:
+        """Whether work begun outside the log has not reached it yet."""
+        return self.started != self.finished
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,7 +234,11 @@ class Runtime:
                 # records, so a pass counts only if the head did not move during it.
                 head = await inner.last_position()
                 busy = False
+                if any(progress.working for _, _, progress in handled):
+                    busy = True
                 for name, types, progress in handled:
+                    if busy:
+                        break
                     # Look only past what the actor has seen: a scan from its checkpoint
                     # would walk the whole log for an actor of rare types.
                     start = max(await inner.checkpoint(name), progress.seen) + 1

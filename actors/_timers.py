@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pykka
+
 from actors._actor import Actor
 from actors._handlers import handles
 from events import Envelope, Message, derived_event_id, registry
@@ -58,7 +60,10 @@ class TimerService(Actor):
     def on_receive(self, message: object) -> object:
         """Fire a due timer on this actor's thread; pass the rest to the base class."""
         if isinstance(message, _Fire):
-            self._fire(message.timer_id)
+            try:
+                self._fire(message.timer_id)
+            finally:
+                self._context.progress.finished += 1
             return None
         return super().on_receive(message)
 
@@ -84,7 +89,16 @@ class TimerService(Actor):
         assert isinstance(timer, TimerScheduled)  # noqa: S101 - filtered by type above
         delay = (timer.due_at - self._context.clock.now()).total_seconds()
         timer_id = timer.timer_id
-        handle = self._context.clock.call_later(delay, lambda: self._tell(_Fire(timer_id)))
+        progress = self._context.progress
+
+        def fire() -> None:  # on the clock's thread: count it before the actor sees it
+            progress.started += 1
+            try:
+                self.actor_ref.tell(_Fire(timer_id))
+            except pykka.ActorDeadError:  # stopped meanwhile: re-armed from the log on restart
+                progress.finished += 1
+
+        handle = self._context.clock.call_later(delay, fire)
         self._armed[timer_id] = (record, handle)
 
     def _fire(self, timer_id: str) -> None:

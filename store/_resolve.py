@@ -86,28 +86,41 @@ def _same_content(row: Row, write: PreparedWrite, index: int) -> bool:
     )
 
 
-def _already_recorded(
+def _recorded_rows(
     write: PreparedWrite, known: dict[bytes, Row], fresh: dict[bytes, Row]
-) -> list[Envelope[Message]] | None:
-    """The stored records if this write is a repeat of one already recorded, else None."""
+) -> list[Row | None]:
+    """For each message of ``write``, its stored row if its event id is recorded.
+
+    Raises:
+        EventIdConflictError: an id is recorded with other content.
+
+    """
     rows = [known.get(event_id) or fresh.get(event_id) for event_id in write.event_ids]
-    found = [row for row in rows if row is not None]
-    if not found:
-        return None
-    if len(found) != len(rows):
-        first = next(r for r in rows if r is not None)
-        raise EventIdConflictError(
-            UUID(bytes=first[3]),
-            "is already recorded but other event ids of the same append are not "
-            "(an append is recorded whole or not at all)",
-            first[0],
-        )
-    for index, row in enumerate(found):
-        if not _same_content(row, write, index):
+    for index, row in enumerate(rows):
+        if row is not None and not _same_content(row, write, index):
             raise EventIdConflictError(
                 UUID(bytes=row[3]), "is already recorded with different content", row[0]
             )
-    return [envelope(row, write.messages[i]) for i, row in enumerate(found)]
+    return rows
+
+
+def _prior(
+    write: PreparedWrite, state: BatchState, fresh: dict[bytes, Row], actual: int
+) -> list[Row | None] | None:
+    """What of ``write`` is recorded already (None: nothing), after the version check.
+
+    Part of an append may be recorded already, identically: only an import of an export
+    cut inside an append leaves that. Its missing records are then appended at the
+    stream's end (no version check: the append was checked when first made), so
+    re-running whatever made it completes it.
+    """
+    if write.explicit_ids:
+        recorded = _recorded_rows(write, state.recorded, fresh)
+        if any(row is not None for row in recorded):
+            return recorded
+    if not check(write.expected, actual):
+        raise WrongExpectedVersionError(write.stream_id, describe(write.expected), actual)
+    return None
 
 
 def resolve(
@@ -136,20 +149,23 @@ def resolve(
     timestamp = datetime.fromisoformat(recorded_at)
     want = pending.want_records
     for write in pending.writes:
-        if write.explicit_ids:
-            repeat = _already_recorded(write, state.recorded, fresh)
-            if repeat is not None:
-                results.append(repeat)
-                continue
         stream_id = write.stream_id
         actual = overlay.get(stream_id, state.versions.get(stream_id, 0))
-        if not check(write.expected, actual):
-            raise WrongExpectedVersionError(stream_id, describe(write.expected), actual)
+        recorded = _prior(write, state, fresh, actual)
+        if recorded is not None and None not in recorded:  # a repeat: answer what is stored
+            results.append([envelope(row, write.messages[i])
+                            for i, row in enumerate(recorded) if row is not None])
+            continue
         envelopes: list[Envelope[Message]] = []
         causation = None if write.causation_id is None else UUID(bytes=write.causation_id)
         correlation_id, causation_id = write.correlation_id, write.causation_id
         encoded = zip(write.messages, write.texts, write.event_ids, strict=True)
-        for message, text, event_id in encoded:
+        for index, (message, text, event_id) in enumerate(encoded):
+            stored = recorded[index] if recorded is not None else None
+            if stored is not None:
+                if want:
+                    envelopes.append(envelope(stored, message))
+                continue
             position += 1
             actual += 1
             kind = type(message)

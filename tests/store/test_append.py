@@ -146,20 +146,26 @@ def test_repeat_of_event_id_with_other_content_is_refused(db_path: str) -> None:
     run(scenario())
 
 
-def test_partly_recorded_append_is_refused(db_path: str) -> None:
-    """An append whose ids are only partly recorded is refused rather than half-applied."""
+def test_partly_recorded_append_is_completed(db_path: str) -> None:
+    """An append whose first ids are recorded identically gets only its missing records."""
 
     async def scenario() -> None:
         async with SqliteEventStore.open(db_path) as store:
-            known = uuid4()
-            await store.append("acct", [Deposited(account="a", amount=1)], event_ids=[known])
-            with pytest.raises(EventIdConflictError, match="recorded whole or not at all"):
-                await store.append(
-                    "acct",
-                    [Deposited(account="a", amount=1), Deposited(account="a", amount=2)],
-                    event_ids=[known, uuid4()],
-                )
-            assert await store.last_position() == 1
+            ids = [uuid4(), uuid4(), uuid4()]
+            messages = [Deposited(account="a", amount=n) for n in range(3)]
+            # As an import of an export cut inside this append leaves it:
+            await store.append("acct", messages[:1], event_ids=ids[:1])
+            records = await store.append("acct", messages, event_ids=ids,
+                                         expected_version=NO_STREAM)
+            assert [r.event_id for r in records] == ids
+            assert [r.stream_version for r in records] == [1, 2, 3]
+            assert await store.last_position() == 3
+            again = await store.append("acct", messages, event_ids=ids)
+            assert again == records
+            with pytest.raises(EventIdConflictError, match="different content"):
+                await store.append("acct", [Deposited(account="a", amount=9), messages[1]],
+                                   event_ids=[ids[0], uuid4()])
+            assert await store.last_position() == 3
 
     run(scenario())
 

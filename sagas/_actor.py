@@ -20,13 +20,15 @@ from loguru import logger
 from actors import Actor, NotificationHandlerProtocol, Output, handles
 from events import Envelope, Message
 from events.runtime import HandlerFailed
-from events.sagas import ManualReviewRequired, RetryStep, StepTimedOut
+from events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
 from sagas._state import SagaState, decide
 
 if TYPE_CHECKING:
     from sagas._definition import SagaDefinition
 
 __all__ = ["KEEP_ENDED", "ManualReviewDispatcher", "SagaActor", "saga_actor"]
+
+_ENDING_RULES = frozenset({"complete", "fail", "end", "escalate"})
 
 KEEP_ENDED = 10_000
 """Ended sagas kept in memory, newest first, to undo results that arrive after the end."""
@@ -44,15 +46,32 @@ class SagaActor(Actor):
         self.ended: OrderedDict[str, SagaState] = OrderedDict()
 
     def on_attach(self, checkpoint: int) -> None:
-        """Rebuild every saga from the log up to the checkpoint."""
+        """Rebuild every saga still in flight from the log up to the checkpoint.
+
+        Sagas whose end is recorded (a terminal decision) are not folded again: on a log
+        with a long history they are most of it, and they need no driving. (A result that
+        arrives for one of them after a restart is therefore not undone automatically; it
+        still lands in the log, where the replay tooling shows it.)
+        """
+        store = self._context.store
+        name = self.definition.name
+        ended = {
+            record.data.saga_id
+            for record in store.read_all(types=[SagaDecided])
+            if record.position <= checkpoint and isinstance(record.data, SagaDecided)
+            and record.data.saga == name and record.data.rule in _ENDING_RULES
+        }
         replayed = 0
-        for record in self._context.store.read_all(types=list(self.actor_handlers)):
+        for record in store.read_all(types=list(self.actor_handlers)):
             if record.position > checkpoint:
                 break
+            if record.correlation_id in ended:
+                continue
             self._fold(record)
             replayed += 1
-        if replayed:
-            self._log.info("replayed {} events: {} sagas in flight", replayed, len(self.sagas))
+        if replayed or ended:
+            self._log.info("replayed {} events: {} sagas in flight ({} ended, skipped)",
+                           replayed, len(self.sagas), len(ended))
 
     def on_saga_event(self, message: Message, envelope: Envelope[Message]) -> list[Output]:
         """Fold one event into its saga and return what the decisions issue."""

@@ -64,15 +64,10 @@ The database files live in a temporary directory (``--tmpdir``), removed afterwa
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import itertools
 import os
-import platform
-import shutil
-import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -84,6 +79,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from _common import check_appends, delta, print_machine, scratch, snapshot
 from loguru import logger
 
 from actors import Ledger, Runtime
@@ -328,31 +324,6 @@ def check_ledger(ledger: Ledger) -> None:
     if duplicates:
         msg = f"effects recorded twice: {duplicates[:5]}"
         raise RuntimeError(msg)
-
-
-def check_appends(appends: list[Future[Any]], *, wait: bool = False) -> None:
-    """Raise the first failed placement; forget the finished ones."""
-    still: list[Future[Any]] = []
-    for future in appends:
-        if wait or future.done():
-            future.result(timeout=30.0)
-        else:
-            still.append(future)
-    appends[:] = still
-
-
-def snapshot(stats: WriterStats) -> WriterStats:
-    return WriterStats(stats.transactions, stats.appends, stats.records, stats.largest_batch)
-
-
-def delta(after: WriterStats, before: WriterStats) -> WriterStats:
-    """The window's counters; largest_batch is the run's (the writer keeps only a max)."""
-    return WriterStats(
-        after.transactions - before.transactions,
-        after.appends - before.appends,
-        after.records - before.records,
-        after.largest_batch,
-    )
 
 
 def describe_throughput(result: Throughput, settings: Settings) -> None:
@@ -658,45 +629,6 @@ def describe_resume(result: Resume) -> None:
 # -- running and reporting ---------------------------------------------------------------
 
 
-@contextmanager
-def scratch(root: str | None) -> Iterator[Path]:
-    """A temporary directory for database files, removed afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix="sagalog-bench-", dir=root))
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def filesystem(directory: str) -> str:
-    """The file system type the database files live on (fsync costs differ wildly)."""
-    best = ""
-    kind = "unknown"
-    resolved = str(Path(directory).resolve())
-    for part in psutil.disk_partitions(all=True):
-        mount = part.mountpoint
-        inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) > len(best):
-            best, kind = mount, part.fstype
-    return f"{kind} at {best or '?'}"
-
-
-def print_machine(argv: Sequence[str], root: str | None) -> None:
-    directory = root or tempfile.gettempdir()
-    print("sagalog order-workflow benchmark")
-    print(f"  command   {' '.join([Path(sys.executable).name, *argv])}")
-    print(f"  platform  {platform.platform()} ({platform.machine()})")
-    print(f"  cpus      {os.cpu_count()}")
-    print(f"  python    {platform.python_implementation()} {platform.python_version()}")
-    print(f"  sqlite    {sqlite3.sqlite_version}")
-    versions = ", ".join(
-        f"{name} {importlib.metadata.version(name)}"
-        for name in ("pykka", "aiosqlite", "pydantic", "loguru")
-    )
-    print(f"  libraries {versions}")
-    print(f"  files in  {directory} ({filesystem(directory)})")
-
-
 def verdict(passed: bool) -> str:  # noqa: FBT001
     return "PASS" if passed else "BELOW-FLOOR"
 
@@ -755,7 +687,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     logger.remove()  # the benchmark owns the sinks: only warnings and errors, on stderr
     enable_logging(sys.stderr, level="WARNING")
-    print_machine([sys.argv[0], *argv], args.tmpdir)
+    print_machine("sagalog order-workflow benchmark", [sys.argv[0], *argv], args.tmpdir,
+                  ("pykka", "aiosqlite", "pydantic", "loguru"))
     print(f"  settings  {settings}")
     lines: list[tuple[str, str, str, bool]] = []
     with scratch(args.tmpdir) as directory:

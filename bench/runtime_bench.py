@@ -56,25 +56,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
-import os
-import platform
 import queue
-import shutil
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pykka
+from _common import check_appends, delta, print_machine, scratch, snapshot
 
 from actors import Actor, Runtime, handles
 from events import Command, Envelope, Event
@@ -325,31 +318,6 @@ def _run_ours(path: Path, limits: Limits) -> Window:
     return loop.window
 
 
-def check_appends(appends: list[Future[Any]], *, wait: bool = False) -> None:
-    """Raise the first failed chain start; forget the finished ones."""
-    still: list[Future[Any]] = []
-    for future in appends:
-        if wait or future.done():
-            future.result(timeout=30.0)
-        else:
-            still.append(future)
-    appends[:] = still
-
-
-def snapshot(stats: WriterStats) -> WriterStats:
-    return WriterStats(stats.transactions, stats.appends, stats.records, stats.largest_batch)
-
-
-def delta(after: WriterStats, before: WriterStats) -> WriterStats:
-    """The window's counters; largest_batch is the run's (the writer keeps only a max)."""
-    return WriterStats(
-        after.transactions - before.transactions,
-        after.appends - before.appends,
-        after.records - before.records,
-        after.largest_batch,
-    )
-
-
 # -- plain: pykka alone ------------------------------------------------------------------
 
 
@@ -387,29 +355,6 @@ def run_plain(_directory: Path, limits: Limits, _number: int) -> Window:
 # -- running and reporting ---------------------------------------------------------------
 
 
-@contextmanager
-def scratch(root: str | None) -> Iterator[Path]:
-    """A temporary directory for database files, removed afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix="sagalog-bench-", dir=root))
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def filesystem(directory: str) -> str:
-    """The file system type the database files live on (fsync costs differ wildly)."""
-    best = ""
-    kind = "unknown"
-    resolved = str(Path(directory).resolve())
-    for part in psutil.disk_partitions(all=True):
-        mount = part.mountpoint
-        inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) > len(best):
-            best, kind = mount, part.fstype
-    return f"{kind} at {best or '?'}"
-
-
 def describe(window: Window) -> None:
     print(
         f"  {window.side:<5} {window.chains:>8,} chains in {window.elapsed:6.2f} s: "
@@ -439,21 +384,6 @@ def describe(window: Window) -> None:
 
 def best(windows: Sequence[Window]) -> Window:
     return max(windows, key=lambda window: window.chains_per_s)
-
-
-def print_machine(argv: Sequence[str], root: str | None) -> None:
-    directory = root or tempfile.gettempdir()
-    print("sagalog actor-runtime benchmark")
-    print(f"  command   {' '.join([Path(sys.executable).name, *argv])}")
-    print(f"  platform  {platform.platform()} ({platform.machine()})")
-    print(f"  cpus      {os.cpu_count()}")
-    print(f"  python    {platform.python_implementation()} {platform.python_version()}")
-    print(f"  sqlite    {sqlite3.sqlite_version}")
-    versions = ", ".join(
-        f"{name} {importlib.metadata.version(name)}" for name in ("pykka", "aiosqlite", "pydantic")
-    )
-    print(f"  libraries {versions}")
-    print(f"  files in  {directory} ({filesystem(directory)})")
 
 
 def summary(ours: Window, plain: Window) -> bool:
@@ -533,7 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     limits = limits_from(args)
     started = time.perf_counter()
-    print_machine([sys.argv[0], *argv], args.tmpdir)
+    print_machine("sagalog actor-runtime benchmark", [sys.argv[0], *argv], args.tmpdir,
+                  ("pykka", "aiosqlite", "pydantic"))
     print(f"  limits    {limits}")
     sides: dict[str, Callable[[Path, Limits, int], Window]] = {
         "ours": run_ours,

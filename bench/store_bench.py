@@ -44,23 +44,17 @@ import asyncio
 import hashlib
 import itertools
 import json
-import os
-import platform
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiosqlite
 import psutil
-import pydantic
+from _common import print_machine, scratch
 
 from events import Event, new_event_id
 from store import SqliteEventStore
@@ -78,6 +72,7 @@ SELECT_ALL = (
     "SELECT position, stream_id, stream_version, event_id, type, version, recorded_at, "
     "correlation_id, causation_id, data FROM events ORDER BY position"
 )
+
 FIGURES = ("appends", "concurrent", "read", "memory")
 
 
@@ -184,16 +179,6 @@ def full_row(shape: Row, event: BenchEvent) -> tuple[object, ...]:
 
 
 # -- files -------------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch(root: str | None) -> Iterator[Path]:
-    """A temporary directory for database files, removed afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix="sagalog-bench-", dir=root))
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def remove_db(path: Path) -> None:
@@ -522,17 +507,6 @@ def report(
     return figure
 
 
-def print_machine(argv: Sequence[str], root: str | None) -> None:
-    print("sagalog event-store benchmark")
-    print(f"  command   {' '.join([Path(sys.executable).name, *argv])}")
-    print(f"  platform  {platform.platform()} ({platform.machine()})")
-    print(f"  cpus      {os.cpu_count()}")
-    print(f"  python    {platform.python_implementation()} {platform.python_version()}")
-    print(f"  sqlite    {sqlite3.sqlite_version}")
-    print(f"  libraries pydantic {pydantic.VERSION}, aiosqlite {aiosqlite.__version__}")
-    print(f"  files in  {root or tempfile.gettempdir()}")
-
-
 def print_summary(figures: Sequence[Figure]) -> None:
     print("\nsummary")
     header = f"  {'figure':<11} {'ours':>12} {'raw':>12} {'unit':<10} {'ratio':>6} {'floor':>8} "
@@ -588,7 +562,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> list[Figure]:
     sizes = sizes_from(args)
-    print_machine(argv, args.tmpdir)
+    print_machine("sagalog event-store benchmark", argv, args.tmpdir, ("pydantic", "aiosqlite"))
     print(f"  sizes     {sizes}")
     wanted = [args.only] if args.only else list(FIGURES)
     figures: list[Figure] = []

@@ -7,6 +7,7 @@ import os
 import select
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import Field
@@ -81,3 +82,20 @@ class LineReader:
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode()
+
+
+def wal_stamp(wal: Any) -> tuple[int, int] | None:
+    try:
+        stat = wal.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def wait_for_wal_write(path: Any, deadline: float) -> None:
+    """Return as soon as the WAL file changes: some process is writing a transaction."""
+    wal = Path(f"{path}-wal")
+    start = wal_stamp(wal)
+    while wal_stamp(wal) == start:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the WAL did not change before the deadline")

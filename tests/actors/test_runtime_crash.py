@@ -26,7 +26,7 @@ import pytest
 
 from events import Command, Event, derived_event_id
 from store import SyncEventStore
-from tests.support import LineReader
+from tests.support import LineReader, wait_for_wal_write
 
 pytestmark = pytest.mark.slow
 
@@ -93,25 +93,6 @@ def input_event_id(chain):
 
 def output_stream(kind, chain):
     return f"audit-{chain % AUDIT_STREAMS}" if kind is AuditNote else f"chain-{chain}"
-
-
-
-
-def wal_stamp(wal):
-    try:
-        stat = wal.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
-
-
-def wait_for_wal_write(path, deadline):
-    """Return as soon as the WAL file changes: the child is writing a transaction."""
-    wal = Path(f"{path}-wal")
-    start = wal_stamp(wal)
-    while wal_stamp(wal) == start:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the WAL did not change before the deadline")
 
 
 def start_child(path, stderr):

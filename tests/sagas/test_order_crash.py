@@ -33,6 +33,7 @@ import pytest
 from actors import Ledger
 from sagas.orders import SERVICES, TERMINAL_TYPES, FailurePlan
 from store import SyncEventStore
+from tests.support import wait_for_wal_write
 
 pytestmark = pytest.mark.slow
 
@@ -84,23 +85,6 @@ def head(db):
             return connection.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
-
-
-def wal_stamp(wal):
-    try:
-        stat = wal.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
-
-
-def wait_for_wal_write(db, deadline):
-    """Return as soon as the WAL file changes: the child is writing a transaction."""
-    wal = Path(f"{db}-wal")
-    start = wal_stamp(wal)
-    while wal_stamp(wal) == start:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the WAL did not change before the deadline")
 
 
 def start(db, command, stderr, *extra):

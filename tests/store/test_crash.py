@@ -22,7 +22,7 @@ import pytest
 
 from events import Event
 from store import SqliteEventStore
-from tests.support import LineReader
+from tests.support import LineReader, wait_for_wal_write
 
 pytestmark = pytest.mark.slow
 
@@ -49,29 +49,10 @@ def batch_size(batch):
     return 3 + batch % 4
 
 
-
-
 def parse_ack(line, acked):
     assert line.startswith("ack "), f"the child reported: {line!r}"
     _, batch, first, last = line.split()
     acked[int(batch)] = (int(first), int(last))
-
-
-def wal_stamp(wal):
-    try:
-        stat = wal.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
-
-
-def wait_for_wal_write(path, deadline):
-    """Return as soon as the WAL file changes: some process is writing a transaction."""
-    wal = Path(f"{path}-wal")
-    start = wal_stamp(wal)
-    while wal_stamp(wal) == start:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the WAL did not change before the deadline")
 
 
 def run_round(path, first_batch, kill_after, stderr_path, *, mid_write=False):

@@ -337,6 +337,22 @@ class SqliteEventStore:
         sql, params = self._page_query(from_position, limit, types)
         return decode_rows(await self._query(sql, params), self.registry)
 
+    async def read_correlation(
+        self, correlation_id: str, from_position: int = 0, limit: int = _READ_PAGE
+    ) -> list[Envelope[Message]]:
+        """Up to ``limit`` records of one saga or run (all its streams), in position order.
+
+        Served by the index on (correlation_id, position), so it costs the size of the
+        saga, not of the log.
+        """
+        check_id(correlation_id, "correlation id")
+        rows = await self._query(
+            f"SELECT {COLUMNS} FROM events WHERE correlation_id = ? AND position >= ? "  # noqa: S608
+            "ORDER BY position LIMIT ?",
+            (correlation_id, from_position, limit),
+        )
+        return decode_rows(rows, self.registry)
+
     async def read_rows(self, from_position: int, limit: int) -> list[tuple[Any, ...]]:
         """Up to ``limit`` stored rows, undecoded: the envelope columns then ``hash``.
 

@@ -177,6 +177,16 @@ class SyncEventStore:
                 return
             version = page[-1].stream_version + 1
 
+    def read_correlation(self, correlation_id: str) -> Iterator[Envelope[Message]]:
+        """See :meth:`SqliteEventStore.read_correlation`: every record of one saga or run."""
+        position = 0
+        while True:
+            page = self.call(self.store.read_correlation(correlation_id, position, _PAGE))
+            yield from page
+            if len(page) < _PAGE:
+                return
+            position = page[-1].position + 1
+
     def read_all(
         self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
     ) -> Iterator[Envelope[Message]]:

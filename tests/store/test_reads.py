@@ -186,3 +186,25 @@ def test_old_record_written_by_an_earlier_class_is_upcast(db_path: str) -> None:
             '{"parcel":"p-1"}',
         )
     assert ParcelSentV2.message_version == 2
+
+
+def test_read_correlation_returns_one_saga_across_streams_using_the_index(db_path: str) -> None:
+    """All records of one correlation id, from every stream, in order, via its index."""
+    import sqlite3
+
+    from store import SyncEventStore
+
+    with SyncEventStore.open(db_path, durability="off") as store:
+        for n in range(30):
+            store.append(f"s{n % 3}", [Deposited(account="a", amount=n)],
+                         correlation_id=f"run-{n % 5}")
+        records = list(store.read_correlation("run-2"))
+        assert [r.data.amount for r in records] == [2, 7, 12, 17, 22, 27]  # type: ignore[attr-defined]
+        assert {r.stream_id for r in records} == {"s0", "s1", "s2"}
+        assert list(store.read_correlation("nobody")) == []
+    with sqlite3.connect(db_path) as raw:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM events WHERE correlation_id = 'run-2' "
+            "AND position >= 0 ORDER BY position LIMIT 10"
+        ).fetchall()
+    assert any("events_correlation" in str(step) for step in plan)

@@ -17,10 +17,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from store._decode import decode_rows
 from store._errors import translate
 from store._opening import BUSY_TIMEOUT_S
-from store._schema import COLUMNS
+from store._scan import scan_query, scan_result
 
 if TYPE_CHECKING:
     from events import Envelope, Message, Registry
@@ -31,7 +30,6 @@ __all__ = ["Query", "SyncSubscription", "direct_reader"]
 Query = Callable[[str, tuple[Any, ...]], list[Any]]
 """Runs one read query and returns its rows."""
 
-_NULLS = ", ".join(["NULL"] * 9)  # the envelope columns after position
 
 
 def direct_reader(path: str) -> tuple[Query, Callable[[], None]]:
@@ -136,38 +134,6 @@ class SyncSubscription:
     def _scan(self, limit: int) -> list[Envelope[Message]]:
         if self._closed:
             return []
-        if self._types is None:
-            rows = self._query(
-                f"SELECT {COLUMNS} FROM events WHERE position >= ? "  # noqa: S608
-                "ORDER BY position LIMIT ?",
-                (self._next, limit),
-            )
-            page = decode_rows(rows, self._registry)
-            if page:
-                self._next = page[-1].position + 1
-            return page
-        # One statement, so one snapshot and one GIL hand-off: the matching page, bounded
-        # by the head, and a last row (marked 0) that carries the head itself.
-        marks = ",".join("?" * len(self._types))
-        answer = self._query(
-            f"SELECT 1, * FROM (SELECT {COLUMNS} FROM events WHERE position >= ? "  # noqa: S608
-            f"AND position <= (SELECT max(position) FROM events) AND type IN ({marks}) "
-            f"ORDER BY position LIMIT ?) UNION ALL SELECT 0, max(position), {_NULLS} "
-            "FROM events",
-            (self._next, *self._types, limit),
-        )
-        if not answer:
-            return []  # closed meanwhile
-        head = 0
-        rows = []
-        for row in answer:
-            if row[0]:
-                rows.append(row[1:])
-            else:
-                head = int(row[1] or 0)
-        page = decode_rows(rows, self._registry)
-        if len(page) == limit:
-            self._next = page[-1].position + 1
-        else:
-            self._next = max(self._next, head + 1)
+        answer = self._query(*scan_query(self._next, limit, self._types))
+        page, self._next = scan_result(answer, self._next, limit, self._registry)
         return page

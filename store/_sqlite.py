@@ -33,6 +33,7 @@ from store._expected import ANY, ExpectedVersion
 from store._ids import check_id
 from store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS
 from store._resolve import Pending
+from store._scan import scan_query, scan_result
 from store._schema import COLUMNS, check_file
 from store._signal import CommitSignal
 from store._subscription import Subscription
@@ -416,26 +417,9 @@ class SqliteEventStore:
     async def _scan(
         self, position: int, limit: int, names: list[str] | None
     ) -> tuple[list[Envelope[Message]], int]:
-        """Records from ``position`` on, and the position to scan from next.
-
-        With a type filter, the scan is bounded by the log's head as read first, so an
-        empty answer still moves the subscription past the records it looked at: a
-        subscriber to rare types must not walk the whole log again after every commit.
-        """
-        if names is None:
-            page = await self.read_page(position, limit)
-            return page, (page[-1].position + 1 if page else position)
-        head = await self.last_position()
-        marks = ",".join("?" * len(names))
-        rows = await self._query(
-            f"SELECT {COLUMNS} FROM events WHERE position >= ? AND position <= ? "  # noqa: S608
-            f"AND type IN ({marks}) ORDER BY position LIMIT ?",
-            (position, head, *names, limit),
-        )
-        page = decode_rows(rows, self.registry)
-        if len(page) == limit:
-            return page, page[-1].position + 1
-        return page, max(position, head + 1)
+        """Records from ``position`` on, and the position to scan from next (``_scan``)."""
+        answer = await self._query(*scan_query(position, limit, names))
+        return scan_result(answer, position, limit, self.registry)
 
     async def stream_version(self, stream_id: str) -> int:
         """The version of the stream's last record, 0 if it has none."""

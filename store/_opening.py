@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Callable
 
 from store._errors import NotADatabaseError, SchemaVersionError, translate
 from store._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
@@ -80,10 +81,9 @@ def _rollback(connection: sqlite3.Connection) -> None:
             connection.execute("ROLLBACK")
 
 
-def _retry_locked(connection: sqlite3.Connection, action: object) -> None:
+def _retry_locked(connection: sqlite3.Connection, action: Callable[[], object]) -> None:
     # Changing the journal mode or creating the schema needs a lock another process
     # may hold while it does the same; the busy timeout does not cover every case.
-    assert callable(action)  # noqa: S101 - private helper
     for attempt in range(100):
         try:
             action()

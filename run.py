@@ -9,7 +9,9 @@ interrupted log, export and import it as JSON Lines, and verify it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,6 +21,7 @@ from loguru import logger
 
 from actors import Ledger, Runtime
 from events import SagalogError, enable_logging, registry
+from sagas.jobs import jobs_summary, load_jobs_config, submit_job_files
 from sagas.orders import (
     SERVICES,
     FailurePlan,
@@ -27,6 +30,7 @@ from sagas.orders import (
     unfinished_orders,
     wait_for_terminals,
 )
+from sagas.worker import run_worker, stop_on_signals
 from store import SyncEventStore, export_lines, import_lines, parse_lines
 
 if TYPE_CHECKING:
@@ -205,6 +209,30 @@ def verify(db: str) -> int:
     return 0 if report_.ok else 1
 
 
+def submit_jobs(db: str, config: str | None, files: Sequence[str]) -> int:
+    """Put each file's job message on the pending queue (the worker validates it)."""
+    ids = submit_job_files(db, files, load_jobs_config(config, db))
+    for file, correlation in zip(files, ids, strict=True):
+        print(f"submitted {file} as {correlation}")
+    return 0
+
+
+def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as parsed
+    """Run the workflows until SIGINT/SIGTERM (or idle); print how the jobs ended."""
+    stop = threading.Event()
+
+    def ready(_runtime: Runtime) -> None:
+        print(f"worker running on {db} (PID {os.getpid()})", flush=True)
+
+    with stop_on_signals(stop):
+        idle = run_worker(db, until_idle, stop, on_ready=ready)
+    with SyncEventStore.open(db) as store:
+        counts = jobs_summary(store)
+    print(f"worker stopped ({'no work left' if idle else 'on request'}): "
+          + ", ".join(f"{number} {kind}" for kind, number in counts.items()))
+    return 0
+
+
 def main_job(db: str) -> int:
     """The showcase: 20 orders, a third of them with a failing service, then a check."""
     code = run_orders(db, 20, 10, FailurePlan(rate=0.15, seed=7))
@@ -244,12 +272,20 @@ def parser() -> argparse.ArgumentParser:
     importing = commands.add_parser("import", help="append a JSON Lines file, all or nothing")
     importing.add_argument("file")
     commands.add_parser("verify", help="check the hash chain and SQLite's integrity")
+    jobs = commands.add_parser("jobs", help="job routing (design note 000)")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    submit = jobs_commands.add_parser("submit", help="put job messages on the pending queue")
+    submit.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
+    submit.add_argument("--config", metavar="FILE", help="the jobs configuration (JSON)")
+    submit.add_argument("files", nargs="+", metavar="FILE", help="one job message (JSON) each")
+    working = commands.add_parser("worker", help="run the workflows until SIGINT/SIGTERM")
+    working.add_argument("--until-idle", action="store_true", help="exit once no work is left")
     for sub in commands.choices.values():
         sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
 
 
-def dispatch(arguments: argparse.Namespace) -> int:
+def dispatch(arguments: argparse.Namespace) -> int:  # noqa: PLR0911 - a branch per command
     """Run the chosen command."""
     db = arguments.db
     command = arguments.command
@@ -263,6 +299,10 @@ def dispatch(arguments: argparse.Namespace) -> int:
         return import_file(db, arguments.file)
     if command == "verify":
         return verify(db)
+    if command == "jobs":
+        return submit_jobs(db, arguments.config, arguments.files)
+    if command == "worker":
+        return worker(db, arguments.until_idle)
     return main_job(db)
 
 

@@ -152,7 +152,8 @@ class JobRouter(Actor):
         queue = start_queue(checked, submitted.config)
         self._log.bind(correlation=job_id).info("job {} ({}) routed to {}", job_id,
                                                 checked.type, queue)
-        return Emit(JobAccepted(job=checked, queue=queue, config=submitted.config,
+        reason = f"{checked.type} job: routed to {queue}"
+        return Emit(JobAccepted(job=checked, queue=queue, reason=reason, config=submitted.config,
                                 submitted_position=envelope.position), job_stream(job_id))
 
     def _reject(self, submitted: JobSubmitted, envelope: Envelope[Message], reason: str,

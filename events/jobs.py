@@ -20,6 +20,7 @@ from events._message import Command, Event
 
 __all__ = [
     "DEFAULT_QUEUES",
+    "JOB_ID_PATTERN",
     "CustomJob",
     "DefaultJob",
     "Document",
@@ -169,6 +170,8 @@ class JobAccepted(Event, name="JobAccepted"):
     job: Job
     queue: str
     """The start queue the job is routed to."""
+    reason: str
+    """The routing decision in words (``custom job: routed to ...``)."""
     config: JobsConfig
     submitted_position: int
     """Log position of the :class:`JobSubmitted` it came from."""

@@ -110,8 +110,8 @@ def test_a_custom_job_writes_its_status_row_and_skips_the_indexers(tmp_path: Pat
         finished = next(r for r in run.of("c1") if r.type == "JobFinished")
         assert row.finished_position == finished.position
     reasons = [(d.rule, d.reason) for d in run.decisions("c1")]
-    assert ("skip", "skipped stage search (indexers): indexers skipped: a custom job is not "
-                    "indexed") in reasons
+    assert ("skip", ("skipped stage search (indexers): indexers skipped: a custom job is not "
+                    "indexed")) in reasons
     assert any(rule == "start-stage" and "gate custom job: a custom job: record status 'ok'"
                in reason for rule, reason in reasons)
     assert "RunIndexers" not in run.types("c1")
@@ -130,8 +130,8 @@ def test_a_default_job_is_indexed_and_found_by_a_full_text_search(tmp_path: Path
     assert "[holiday]" in hits[0].snippet
     assert [h.doc_id for h in search(run.config.search_index, "receipt")] == ["expenses"]
     reasons = [d.reason for d in run.decisions("d1") if d.rule == "skip"]
-    assert reasons == ["skipped stage status (status): status update skipped: a default job "
-                       "has no status row"]
+    assert reasons == [("skipped stage status (status): status update skipped: a default job "
+                       "has no status row")]
     with JobsDatabase.open(run.config.jobs_db) as jobs:
         assert jobs.jobs() == []
 
@@ -148,10 +148,10 @@ BAD = {
     "not an object": ("[1, 2]", "not a job: Input should be an object", "dict_type"),
     "missing field": ('{"type": "custom", "job_id": "m1", "tenant": "acme"}',
                       "invalid custom job: pipeline: Field required", "missing"),
-    "wrong field": ('{"type": "default", "job_id": "w1", "documents": [{"id": "x", '
-                    '"title": 3, "body": "b"}], "colour": "red"}',
-                    "invalid default job: documents.0.title: Input should be a valid string; "
-                    "colour: Extra inputs are not permitted", "string_type"),
+    "wrong field": (('{"type": "default", "job_id": "w1", "documents": [{"id": "x", '
+                    '"title": 3, "body": "b"}], "colour": "red"}'),
+                    ("invalid default job: documents.0.title: Input should be a valid string; "
+                    "colour: Extra inputs are not permitted"), "string_type"),
     "bad job id": ('{"type": "custom", "job_id": "has space", "tenant": "t", "pipeline": "p"}',
                    "invalid custom job: job_id: String should match pattern", "string_pattern"),
 }

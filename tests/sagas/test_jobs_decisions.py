@@ -24,7 +24,7 @@ from events.runtime import HandlerFailed
 from sagas.jobs import JOB_SAGA, JobsConfigError, load_jobs_config
 from sagas.testing import replay
 
-CONFIG = JobsConfig(jobs_db="/tmp/x.jobs", search_index="/tmp/x.search")
+CONFIG = JobsConfig(jobs_db="/srv/x.jobs", search_index="/srv/x.search")
 CUSTOM = CustomJob(type="custom", job_id="c1", tenant="t", pipeline="p")
 DEFAULT = DefaultJob(type="default", job_id="d1",
                      documents=[Document(id="a", title="A", body="alpha")])

@@ -23,8 +23,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from actors._actor import Actor
 from actors._handlers import handles
-from actors._jobs_db import JobsDatabase
-from actors._jobs_search import FTS5_INDEXER, Fts5Indexer, IndexerProtocol
+from actors._jobs_db import JobRow, JobsDatabase
+from actors._jobs_search import (
+    FTS5_INDEXER,
+    Fts5Indexer,
+    IndexerProtocol,
+    SearchHit,
+    indexed,
+    search,
+)
+from actors._jobs_sqlite import JobsDatabaseError
 from actors._outputs import Emit
 from events import Envelope, Message
 from events.jobs import (
@@ -43,12 +51,21 @@ from events.jobs import (
 )
 
 __all__ = [
+    "FTS5_INDEXER",
     "DataPipeline",
+    "Fts5Indexer",
+    "IndexerProtocol",
     "JobRouter",
+    "JobRow",
     "JobStatusService",
+    "JobsDatabase",
+    "JobsDatabaseError",
     "Rejection",
+    "SearchHit",
     "SearchIndexers",
+    "indexed",
     "job_stream",
+    "search",
     "start_queue",
     "validate_job",
 ]

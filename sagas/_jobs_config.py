@@ -27,16 +27,11 @@ from pydantic import ValidationError
 from events import SagalogError
 from events.jobs import JobsConfig
 
-__all__ = ["JobsConfigError", "default_jobs_config", "load_jobs_config"]
+__all__ = ["JobsConfigError", "load_jobs_config"]
 
 
 class JobsConfigError(SagalogError):
     """The configuration file is missing, not JSON, or has a wrong field (named)."""
-
-
-def default_jobs_config(db: str | Path) -> JobsConfig:
-    """The configuration used without a file: default queues, databases beside the log."""
-    return load_jobs_config(None, db)
 
 
 def load_jobs_config(path: str | Path | None, db: str | Path) -> JobsConfig:

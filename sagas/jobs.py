@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from actors import Runtime
-from actors._jobs_search import IndexerProtocol
 from actors.jobs import (
     DataPipeline,
+    IndexerProtocol,
     JobRouter,
     JobStatusService,
     SearchIndexers,
@@ -52,7 +52,7 @@ from events.jobs import (
 )
 from sagas._actor import saga_actor
 from sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
-from sagas._jobs_config import JobsConfigError, default_jobs_config, load_jobs_config
+from sagas._jobs_config import JobsConfigError, load_jobs_config
 from store import SyncEventStore
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "JOB_SAGA",
     "JobsConfigError",
     "add_jobs_workflow",
-    "default_jobs_config",
     "jobs_summary",
     "load_jobs_config",
     "resume_jobs",

@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 
 from actors import Runtime, VirtualClock
-from actors._jobs_db import JobsDatabase
-from actors._jobs_search import indexed, search
-from actors.jobs import JobRouter
+from actors.jobs import JobRouter, JobsDatabase, indexed, search
 from events import Envelope, Message
 from events.jobs import Document, JobsConfig, JobsFailureInjection
 from events.sagas import SagaDecided

@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from actors._jobs_db import JobsDatabase
-from actors._jobs_search import search
+from actors.jobs import JobsDatabase, search
 from sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
 from store import SyncEventStore
 from tests.support import LineReader

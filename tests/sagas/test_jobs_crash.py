@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from actors._jobs_db import JobsDatabase
-from actors._jobs_search import indexed
+from actors.jobs import JobsDatabase, indexed
 from events.jobs import JobsFailureInjection
 from sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
 from store import SyncEventStore

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
 from actors import Ledger, Runtime
+from events import SagalogError
 from sagas.history import (
     EXTERNAL,
     PositionOutOfRangeError,
     UnknownRunError,
     causal_chain,
     explain,
+    list_runs,
     read_timeline,
+    render_runs,
     show,
 )
 from sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
@@ -113,3 +117,25 @@ def test_unknown_run_and_position_past_the_end_are_named(order_log: Path) -> Non
         past = f"position {last + 1} is not in the log \\(it holds 1 to {last}\\)"
         with pytest.raises(PositionOutOfRangeError, match=past):
             show(store, last + 1)
+
+
+def test_list_shows_kind_status_and_size_and_filters(order_log: Path, tmp_path: Path) -> None:
+    runs = list_runs(order_log, {"OrderPlaced": "order"})
+    assert [(r.run_id, r.kind, r.status) for r in runs] == [("o-1", "order", "failed")]
+    assert runs[0].events == len(list(SyncEventStore.open(str(order_log)).read_all()))
+    assert runs[0].duration >= 0
+    assert list_runs(order_log, status="completed") == []
+    assert list_runs(order_log, kind="order") == []  # without the catalogue: the start's type
+    assert [r.kind for r in list_runs(order_log, kind="OrderPlaced")] == ["OrderPlaced"]
+    assert list_runs(order_log, since=runs[0].started + timedelta(seconds=1)) == []
+    table = render_runs(runs)
+    assert table.splitlines()[1].split()[:3] == ["o-1", "order", "failed"]
+    assert table.endswith("1 runs")
+    with pytest.raises(SagalogError, match="--status must be one of running, completed"):
+        list_runs(order_log, status="done")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 10)
+    with pytest.raises(SagalogError, match=r"junk\.db: not a sagalog log"):
+        list_runs(junk)
+    with pytest.raises(SagalogError, match=r"missing\.db: no such log"):
+        list_runs(tmp_path / "missing.db")

@@ -127,12 +127,12 @@ class DataLoader:
             with _connect(run.target) as connection:
                 for table, spec in tables.items():
                     self._load_table(run, connection, table, spec)
-                self._record(run, connection)
+                result = self._record(run, connection)
         except _LoadError as error:
             return self._fail(run, error)
         run.marker.unlink()
         log.info("loaded {} tables, {} rows into {}", run.loaded, run.rows, run.target)
-        return self._finished(run)
+        return result
 
     def _recorded(self, run: _Run) -> LoaderFinished | None:
         if not run.target.exists():
@@ -202,7 +202,8 @@ class DataLoader:
         run.loaded += 1
         run.rows += len(rows)
 
-    def _record(self, run: _Run, connection: sqlite3.Connection) -> None:
+    def _record(self, run: _Run, connection: sqlite3.Connection) -> LoaderFinished:
+        """Count the load in ``load_history``; the row keeps the result a re-run answers."""
         result = self._finished(run)
         with connection:
             connection.execute(_HISTORY)
@@ -211,6 +212,7 @@ class DataLoader:
                 (run.key, run.command.run_id, datetime.now(UTC).isoformat(), run.loaded,
                  run.rows, result.model_dump_json()),
             )
+        return result
 
     def _restore(self, run: _Run, why: str) -> HealingAction:
         """ROLLBACK_TO_BACKUP: the target becomes its last good copy again, for real."""

@@ -142,7 +142,7 @@ def _convert(value: object, column: ColumnSpec) -> tuple[object, str]:
     try:
         return _CONVERTERS[column.type](value), ""
     except (ValueError, TypeError):
-        return None, f"{value!r} is not a {column.type}"
+        return None, f"{value!r} is not of type {column.type}"
 
 
 def _to_int(value: object) -> int:

@@ -55,6 +55,7 @@ __all__ = [
     "PIPELINE_SAGA",
     "PIPELINE_TERMINAL_TYPES",
     "add_pipeline_workflow",
+    "load_pipeline_config",
     "phase2_verdict",
     "pipeline_stream",
     "resume_pipelines",

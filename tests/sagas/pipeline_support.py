@@ -89,15 +89,17 @@ class Outcome:
         return end
 
 
-def run_pipeline(project: Path, db: Path, **workflow: object) -> Outcome:
+def run_pipeline(project: Path, db: Path, handler: object = "mock",
+                 **workflow: object) -> Outcome:
     """Run the pipeline of ``project``'s config once, to its settled end."""
-    handler = MockNotificationHandler()
+    mock = MockNotificationHandler()
     with Runtime(db, durability="off") as runtime:
-        add_pipeline_workflow(runtime, handler, **workflow)  # type: ignore[arg-type]
+        add_pipeline_workflow(runtime, mock if handler == "mock" else handler,  # type: ignore[arg-type]
+                              **workflow)  # type: ignore[arg-type]
         result = run_data_pipeline(runtime, config_of(project), timeout=30)
         assert runtime.wait_until_idle(30)
         log = list(runtime.store.read_all())
-    return Outcome(result, log, handler)
+    return Outcome(result, log, mock)
 
 
 def run_with_retries(project: Path, db: Path, **workflow: object) -> Outcome:

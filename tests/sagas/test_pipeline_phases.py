@@ -8,8 +8,16 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from actors import MockNotificationHandler
 from actors._pipeline_schema import ColumnSpec, TableSpec, check_source
-from actors.pipeline import DEFAULTS, DataCollector, DataLoader, load_history, load_pipeline_config
+from actors.pipeline import (
+    DEFAULTS,
+    DataCollector,
+    DataLoader,
+    PipelineReporter,
+    load_history,
+    load_pipeline_config,
+)
 from events.pipeline import CollectData, LoadData, LoaderFinished
 from tests.sagas.pipeline_support import (
     break_schema,
@@ -17,7 +25,10 @@ from tests.sagas.pipeline_support import (
     copy_example,
     newest,
     newest_files,
+    outbox,
+    report_files,
     rows,
+    run_pipeline,
     target_db,
     write_source,
 )
@@ -124,3 +135,31 @@ def test_an_interrupted_load_is_rolled_back_before_loading_again(tmp_path: Path)
     assert rows(db, "moldInfo") == [("NEW", 1, 1.0, 0)]
     assert load_history(db) == [("l-1", "r"), ("l-2", "r")]
     assert not Path(f"{db}.loading").exists()
+
+
+def test_a_report_written_before_a_crash_is_reused_not_written_again(tmp_path: Path) -> None:
+    """The reporter's file for a run is found on a re-run (crash between file and record):
+    no second file, and the notification goes out again (at least once)."""
+    project = copy_example(tmp_path)
+    break_schema(project)
+    outcome = run_pipeline(project, tmp_path / "log.db")
+    (path,) = report_files(project)
+    finished = outcome.finished()
+    envelope = next(r for r in outcome.log if r.type == "PipelineFinished")
+    handler = MockNotificationHandler()
+    written = PipelineReporter(handler).report(finished, envelope)
+    assert written is not None
+    assert written.path == str(path)
+    assert report_files(project) == [path]
+    (sent,) = handler.sent
+    assert sent.message == path.read_text(encoding="utf-8")
+
+
+def test_the_default_handler_appends_to_the_runs_outbox(tmp_path: Path) -> None:
+    project = copy_example(tmp_path)
+    break_schema(project)
+    outcome = run_pipeline(project, tmp_path / "log.db", handler=None)
+    (note,) = outbox(project)
+    assert note["recipient"] == "data-team@example.com"
+    assert note["priority"] == "high"
+    assert note["message"] == Path(str(outcome.result["report_path"])).read_text()

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from actors import MockNotificationHandler, Runtime
 from actors.pipeline import DataCollector, DataLoader, load_history
 from events import SagalogError
 from events.pipeline import CollectData, CollectorFinished, LoadData, LoaderFailed, LoaderFinished
+from sagas.pipeline import (
+    add_pipeline_workflow,
+    resume_pipelines,
+    start_pipeline,
+    unfinished_pipelines,
+)
 from tests.sagas.pipeline_support import (
     break_schema,
     config_of,
@@ -221,3 +228,18 @@ def test_a_bad_config_is_refused_naming_the_file_and_field(
     assert words in message
     if field is not None:
         assert f"field {field!r}" in message
+
+
+def test_resume_finishes_a_run_started_by_a_process_that_stopped(tmp_path: Path) -> None:
+    """A run appended while no workflow ran is finished by resume_pipelines in a new runtime."""
+    project = copy_example(tmp_path)
+    db = tmp_path / "log.db"
+    with Runtime(db, durability="off") as runtime:
+        run_id = start_pipeline(runtime, config_of(project))
+        assert unfinished_pipelines(runtime.store) == {run_id}
+    with Runtime(db, durability="off") as runtime:
+        add_pipeline_workflow(runtime, MockNotificationHandler())
+        results = resume_pipelines(runtime, timeout=30)
+        assert unfinished_pipelines(runtime.store) == set()
+    assert results[run_id]["overall_status"] == "success"
+    assert [run for _, run in load_history(target_db(project))] == [run_id]

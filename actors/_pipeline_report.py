@@ -46,25 +46,30 @@ def _error(error: PhaseError) -> ErrorDetail:
                        recovery_actions=tuple(map(_action, error.recovery_actions)))
 
 
+def _crashed(finished: PipelineFinished) -> str | None:
+    """The agent that crashed (left no result where one was due), if one did."""
+    if finished.collector_result is None:
+        return COLLECTOR_AGENT
+    if finished.loader_result is None and not finished.loader_skipped:
+        return LOADER_AGENT
+    return None
+
+
 def _trigger_agents(finished: PipelineFinished) -> list[str]:
-    """The agents whose failure led here: a failed or missing phase result names its agent."""
-    agents = []
-    collector, loader = finished.collector_result, finished.loader_result
-    if collector is None or collector.status == "failed":
-        agents.append(COLLECTOR_AGENT)
-    if (loader is None and not finished.loader_skipped) or (
-            loader is not None and loader.status == "failed"):
-        agents.append(LOADER_AGENT)
-    return agents
+    """The agents whose failure led here: a failed phase, or the one that crashed."""
+    failed = [phase.agent for phase in (finished.collector_result, finished.loader_result)
+              if phase is not None and phase.status == "failed"]
+    crashed = _crashed(finished)
+    return [*failed, crashed] if crashed else failed
 
 
 def pipeline_report(finished: PipelineFinished) -> ManualReviewReport:
     """The manual review report of a run (meant for runs that were not a ``success``)."""
     phases = [p for p in (finished.collector_result, finished.loader_result) if p is not None]
     errors = [_error(error) for phase in phases for error in phase.errors]
-    if finished.collector_result is None or (
-            finished.loader_result is None and not finished.loader_skipped):
-        errors.append(ErrorDetail(data_type="pipeline", error_type="AGENT_CRASHED",
+    crashed = _crashed(finished)
+    if crashed:
+        errors.append(ErrorDetail(data_type=crashed, error_type="AGENT_CRASHED",
                                   error_message=finished.reason))
     if finished.loader_skipped:
         errors.append(ErrorDetail(data_type="pipeline", error_type="LOADER_SKIPPED",

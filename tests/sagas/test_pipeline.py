@@ -189,8 +189,8 @@ def test_a_collector_crash_ends_the_run_as_failed(tmp_path: Path) -> None:
     assert ("skip", ("skipped stage load (load): halted because collect failed: "
                     "pipeline:collector failed on it: RuntimeError")) in outcome.decisions()
     text = assert_report(outcome, project, "FAILED")
-    assert "Error Type     : AGENT_CRASHED" in text
-    assert "Trigger Agents      : DataCollector, DataLoaderAgent" in text
+    assert "Data Type      : DataCollector\n  Error Type     : AGENT_CRASHED" in text
+    assert "Trigger Agents      : DataCollector\n" in text
 
 
 def test_a_loader_crash_ends_the_run_as_failed(tmp_path: Path) -> None:
@@ -202,7 +202,8 @@ def test_a_loader_crash_ends_the_run_as_failed(tmp_path: Path) -> None:
     assert "load failed: pipeline:loader failed on it: RuntimeError" in str(
         outcome.result["reason"])
     text = assert_report(outcome, project, "FAILED")
-    assert "Trigger Agents      : DataLoaderAgent" in text
+    assert "Data Type      : DataLoaderAgent\n  Error Type     : AGENT_CRASHED" in text
+    assert "Trigger Agents      : DataLoaderAgent\n" in text
 
 
 @pytest.mark.parametrize(("content", "field", "words"), [

@@ -285,7 +285,9 @@ def resume_master(runtime: Runtime, *, actions: Mapping[str, Action] | None = No
     """Register the workflow from the log alone and wait for every unfinished run."""
     add_master_workflow(runtime, actions=actions, handler=handler)
     pending = unfinished_master(runtime.store)
-    return wait_for_master(runtime, pending, timeout=timeout) if pending else {}
+    outcome = wait_for_master(runtime, pending, timeout=timeout) if pending else {}
+    runtime.wait_until_idle(timeout=30.0)  # the projection and the watch catch up too
+    return outcome
 
 
 # -- the outcome, stage by stage ----------------------------------------------------------

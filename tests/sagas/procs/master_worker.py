@@ -12,6 +12,7 @@ import copy
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +47,33 @@ def write_config(folder: Path, *, stages: dict[str, dict[str, Any]] | None = Non
     return path
 
 
+def hanging(action_name: str) -> dict[str, Any]:
+    """The built-in ``action_name``, hanging once its effect is committed (a kill lands there)."""
+    from actors.master import BUILTIN_ACTIONS  # (imported here: after sys.path is set)
+
+    builtin = BUILTIN_ACTIONS[action_name]
+
+    def action(command: Any, context: Any) -> dict[str, Any]:
+        details = builtin(command, context)
+        context.scope.after_commit(lambda: time.sleep(3600))
+        return details
+
+    return {action_name: action}
+
+
 def main(argv: list[str]) -> int:
-    """Run the pipeline (DB CONFIG) or resume it (DB --resume); print the outcome."""
+    """``DB CONFIG [--hang-after ACTION]`` runs the pipeline; ``DB --resume`` finishes it."""
     from actors import Runtime  # (imported here: after sys.path is set)
     from sagas.master import resume_master, run_master_pipeline
 
     db, what = argv[0], argv[1]
+    actions = hanging(argv[3]) if argv[2:3] == ["--hang-after"] else None
     with Runtime(db) as runtime:
         if what == "--resume":
             outcome = resume_master(runtime, timeout=60)
             print(json.dumps(outcome), flush=True)  # noqa: T201 - the parent reads it
         else:
-            summary = run_master_pipeline(runtime, what, timeout=60)
+            summary = run_master_pipeline(runtime, what, actions=actions, timeout=60)
             print(summary.status, flush=True)  # noqa: T201 - the parent reads it
     return 0
 

@@ -248,9 +248,9 @@ def unfinished_master(store: SyncEventStore) -> set[str]:
 
 
 def wait_for_master(runtime: Runtime, run_ids: set[str], *, timeout: float = 3600.0,
-                    on_record: Callable[[Envelope[Message]], None] | None = None
-                    ) -> dict[str, str]:
-    """Block until each run has ended; run id -> terminal type.
+                    on_record: Callable[[Envelope[Message]], None] | None = None,
+                    from_position: int = 1) -> dict[str, str]:
+    """Block until each run has ended (looking from ``from_position``); run id -> terminal type.
 
     ``on_record`` sees each record of those runs as it arrives (for progress).
 
@@ -259,7 +259,7 @@ def wait_for_master(runtime: Runtime, run_ids: set[str], *, timeout: float = 360
 
     """
     outcome: dict[str, str] = {}
-    subscription = runtime.store.subscribe(1)
+    subscription = runtime.store.subscribe(from_position)
     try:
         while len(outcome) < len(run_ids):
             batch = subscription.next_batch(500, timeout=timeout)
@@ -394,7 +394,9 @@ def run_master_pipeline(
     """Load the configuration, run the pipeline once, wait for its end; its summary."""
     config = load_master_config(config_path, environ)
     add_master_workflow(runtime, config=config, actions=actions, handler=handler)
+    head = runtime.store.last_position()
     run_id = start_master_run(runtime, config, maintenance=maintenance)
-    wait_for_master(runtime, {run_id}, timeout=timeout, on_record=on_record)
+    wait_for_master(runtime, {run_id}, timeout=timeout, on_record=on_record,
+                    from_position=head + 1)
     runtime.wait_until_idle(timeout=30.0)  # let the projection and the watch catch up
     return summarise_run(runtime.store, run_id)

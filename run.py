@@ -19,6 +19,7 @@ from loguru import logger
 
 from actors import Ledger, Runtime
 from events import SagalogError, enable_logging, registry
+from sagas.master import resume_master, run_master_pipeline, summarise_run
 from sagas.orders import (
     SERVICES,
     FailurePlan,
@@ -228,6 +229,35 @@ def data_pipeline(db: str, config: str) -> int:
     if "report_path" in result:
         print(f"  report     {result['report_path']}")
     return 1 if result["overall_status"] == "failed" else 0
+def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
+    """Run the master pipeline once (or finish unfinished runs); 0 if completed, 1 if failed."""
+    if arguments.resume:
+        if not Path(db).exists():
+            msg = f"{db}: no such log"
+            raise SagalogError(msg)
+        with Runtime(db) as runtime:
+            outcomes = resume_master(runtime)
+            summaries = [summarise_run(runtime.store, run) for run in sorted(outcomes)]
+        if not summaries:
+            print("no master pipeline run in flight")
+    else:
+        if arguments.config is None:
+            msg = "master-pipeline needs --config FILE (or --resume)"
+            raise SagalogError(msg)
+        progress = Progress("records", None)
+        seen: list[object] = []
+
+        def tick(record: object) -> None:
+            seen.append(record)
+            progress.update(len(seen))
+
+        with Runtime(db) as runtime:
+            summaries = [run_master_pipeline(runtime, arguments.config, arguments.maintenance,
+                                             on_record=tick)]
+        progress.done()
+    for summary in summaries:
+        print("\n".join(summary.lines()))
+    return 0 if all(summary.status == "completed" for summary in summaries) else 1
 
 
 def main_job(db: str) -> int:
@@ -272,6 +302,11 @@ def parser() -> argparse.ArgumentParser:
     pipeline = commands.add_parser("data-pipeline", help="collect, then load (design note 001)")
     pipeline.add_argument("--config", required=True, metavar="FILE",
                           help="the pipeline's JSON configuration")
+    master = commands.add_parser("master-pipeline", help="run the staged master pipeline once")
+    master.add_argument("--config", metavar="FILE", help="the pipeline's JSON configuration")
+    master.add_argument("--maintenance", action="store_true", help="run the maintenance stage")
+    master.add_argument("--resume", action="store_true",
+                        help="finish the runs of an existing log instead of starting one")
     for sub in commands.choices.values():
         sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
@@ -293,6 +328,8 @@ def dispatch(arguments: argparse.Namespace) -> int:  # noqa: PLR0911 - a return 
         return verify(db)
     if command == "data-pipeline":
         return data_pipeline(db, arguments.config)
+    if command == "master-pipeline":
+        return master_pipeline(db, arguments)
     return main_job(db)
 
 

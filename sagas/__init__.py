@@ -3,7 +3,7 @@
 from loguru import logger
 
 from sagas._actor import KEEP_ENDED, ManualReviewDispatcher, SagaActor, saga_actor
-from sagas._definition import Build, Gate, SagaDefinition, Stage, Step
+from sagas._definition import Build, ForEach, Gate, Results, SagaDefinition, Stage, Step, Verdict
 from sagas._state import TERMINAL, Decision, SagaState, StepState, decide
 
 __all__ = [
@@ -11,14 +11,17 @@ __all__ = [
     "TERMINAL",
     "Build",
     "Decision",
+    "ForEach",
     "Gate",
     "ManualReviewDispatcher",
+    "Results",
     "SagaActor",
     "SagaDefinition",
     "SagaState",
     "Stage",
     "Step",
     "StepState",
+    "Verdict",
     "decide",
     "saga_actor",
 ]

@@ -153,7 +153,8 @@ def test_gate_skips_or_stops() -> None:
     skip = dataclasses.replace(ORDER_SAGA, stages=(
         dataclasses.replace(ORDER_SAGA.stages[0], gate=no), ORDER_SAGA.stages[1]))
     _, decisions = feed(skip, [PLACED])
-    assert decisions[0].rule == "gate"
+    assert (decisions[0].rule, decisions[0].reason) == ("skip",
+                                                        "skipped product: gate never said no")
     assert names(outputs_of(decisions)) == ["ChargePayment", "ReserveInventory",
                                             "ScheduleShipping"]
     stop = dataclasses.replace(ORDER_SAGA, stages=(
@@ -162,4 +163,7 @@ def test_gate_skips_or_stops() -> None:
     state, decisions = feed(stop, [PLACED])
     assert state is not None
     assert state.status == "completed"
+    assert [d.rule for d in decisions] == ["stop", "skip", "complete"]
+    assert decisions[1].reason == ("skipped payment, inventory, shipping: halted because gate "
+                                   "never stopped the saga")
     assert names(outputs_of(decisions)) == ["OrderCompleted"]

@@ -123,7 +123,9 @@ def serve_directory(path: str | Path) -> Iterator[FileServer]:
     ``server.base_url`` is the URL of the directory's root.
     """
     server = FileServer(Path(path))
-    thread = threading.Thread(target=server.serve_forever, name="etl-file-server", daemon=True)
+    # A short poll: shutdown() waits for it, and tests start and stop many servers.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,),
+                              name="etl-file-server", daemon=True)
     thread.start()
     try:
         yield server

@@ -103,7 +103,8 @@ def test_the_servers_etag_changes_when_the_file_changes(site):
     before = probe("cities", f"{site.base_url}/cities.csv", {}, 5)
     (site.root / "cities.csv").write_bytes(CSV + b"Oslo,709000\n")
     after = probe("cities", f"{site.base_url}/cities.csv", {}, 5)
-    assert isinstance(before, SourceProbed) and isinstance(after, SourceProbed)
+    assert isinstance(before, SourceProbed)
+    assert isinstance(after, SourceProbed)
     assert before.etag != after.etag
 
 
@@ -142,7 +143,8 @@ def test_a_redelivered_download_answers_from_the_complete_file_without_a_second_
         site, tmp_path):
     first = download(command(tmp_path, f"{site.base_url}/cities.csv"))
     again = download(command(tmp_path, f"{site.base_url}/cities.csv"))
-    assert isinstance(first, Downloaded) and isinstance(again, Downloaded)
+    assert isinstance(first, Downloaded)
+    assert isinstance(again, Downloaded)
     assert (again.path, again.sha256, again.size) == (first.path, first.sha256, first.size)
     assert site.count("GET", "/cities.csv") == 1
 

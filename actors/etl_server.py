@@ -35,7 +35,11 @@ _TYPES = {".csv": "text/csv", ".json": "application/json", ".gz": "application/g
 
 
 class FileServer(ThreadingHTTPServer):
-    """Serves ``root``; counts requests; calls ``on_request(method, path)`` before answering."""
+    """Serves ``root``; counts requests; calls ``on_request(method, path)`` before answering.
+
+    ``on_request`` may block (to hold a request while a test crashes the client) and may
+    return False to drop the connection unanswered.
+    """
 
     daemon_threads = True
 
@@ -44,7 +48,9 @@ class FileServer(ThreadingHTTPServer):
         self.root = root.resolve()
         self.requests: Counter[tuple[str, str]] = Counter()
         """Requests received, by (method, path)."""
-        self.on_request: Callable[[str, str], None] | None = None
+        self.served: Counter[tuple[str, str]] = Counter()
+        """Requests answered with a whole file, by (method, path)."""
+        self.on_request: Callable[[str, str], bool | None] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -59,13 +65,17 @@ class FileServer(ThreadingHTTPServer):
             return sum(number for (kind, where), number in self.requests.items()
                        if kind == method and (path is None or where == path))
 
-    def received(self, method: str, path: str) -> None:
-        """Count a request, then let ``on_request`` see (or hold) it."""
+    def received(self, method: str, path: str) -> bool:
+        """Count a request, then let ``on_request`` see (or hold) it; False: drop it."""
         with self._lock:
             self.requests[method, path] += 1
         hook = self.on_request
-        if hook is not None:
-            hook(method, path)
+        return hook is None or hook(method, path) is not False
+
+    def answered(self, method: str, path: str) -> None:
+        """Count a request answered in full."""
+        with self._lock:
+            self.served[method, path] += 1
 
     def resolve(self, path: str) -> Path | None:
         """The file ``path`` names inside the root, or None (missing, or outside it)."""
@@ -95,7 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(body=True)
 
     def _answer(self, *, body: bool) -> None:
-        self.server.received(self.command, urlsplit(self.path).path)
+        path = urlsplit(self.path).path
+        if not self.server.received(self.command, path):
+            self.close_connection = True
+            return
         target = self.server.resolve(self.path)
         if target is None:
             self.send_response(HTTPStatus.NOT_FOUND)
@@ -111,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
             with target.open("rb") as handle, contextlib.suppress(ConnectionError):
                 while chunk := handle.read(_CHUNK):
                     self.wfile.write(chunk)
+                self.wfile.flush()
+                self.server.answered(self.command, path)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
         logger.bind(actor="etl-server").debug("{} {}", self.address_string(), format % args)

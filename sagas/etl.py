@@ -222,7 +222,7 @@ ETL_SAGA = SagaDefinition(
                     failed=()),), name="freshness"),
         Stage((Step("download", command=_download, succeeded=(Downloaded,),
                     failed=(DownloadFailed,)),),
-              gate=Gate("freshness, dry run", download_gate, otherwise="stop"),
+              gate=Gate("freshness/dry-run", download_gate, otherwise="stop"),
               name="download"),
         Stage((Step("validate", command=_validate, succeeded=(Validated,),
                     failed=(Quarantined,)),), name="validate"),

@@ -57,7 +57,7 @@ def test_a_needed_download_runs_every_stage_and_ends_updated():
     assert run.command_types() == ["ProbeSource", "CheckFreshness", "DownloadSource",
                                    "ValidateFile", "RecordManifest"]
     assert run.rules() == ["start-stage"] * 5 + ["complete"]
-    assert ("gate freshness, dry run: download needed (etag_changed): ETag changed since pos 77"
+    assert ("gate freshness/dry-run: download needed (etag_changed): ETag changed since pos 77"
             in run.reasons()[2])
     assert ending(run) == SourceUpdated(source_id="cities", run_id="r1", rule="etag_changed",
                                         file_path=RECORDED.file_path, sha256=RECORDED.sha256,

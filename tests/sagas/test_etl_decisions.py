@@ -19,6 +19,7 @@ from events.etl import (
     SourceUpdated,
     Validated,
 )
+from events.runtime import HandlerFailed
 from sagas.etl import ETL_SAGA
 from sagas.testing import replay
 
@@ -128,3 +129,15 @@ def test_a_quarantined_file_ends_quarantined_and_is_never_recorded():
     assert ending(run) == SourceQuarantined(source_id="cities", run_id="r1",
                                             reason="not csv: HTML",
                                             quarantine_path="/q/cities/r1.csv")
+
+
+def test_a_service_that_keeps_crashing_ends_the_source_failed_at_its_stage():
+    crashed = HandlerFailed(actor="ValidationService", input_position=9, input_event_id="e",
+                            input_type="ValidateFile", error_type="FileNotFoundError",
+                            error_message="gone", traceback="", attempts=3)
+    run = replay(ETL_SAGA, [started(), PROBED, NEEDED, DOWNLOADED, crashed])
+    end = ending(run)
+    assert isinstance(end, SourceFailed)
+    assert end.stage == "validate"
+    assert "ValidationService failed on it: FileNotFoundError" in end.reason
+    assert "RecordManifest" not in run.command_types()

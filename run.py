@@ -9,6 +9,7 @@ interrupted log, export and import it as JSON Lines, and verify it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections import Counter
@@ -18,7 +19,14 @@ from typing import TYPE_CHECKING, TextIO
 from loguru import logger
 
 from actors import Ledger, Runtime
+from actors.etl_server import serve_directory
 from events import SagalogError, enable_logging, registry
+from sagas.etl import (
+    add_etl_workflow,
+    manifest_lines,
+    resume_etl,
+    run_etl,
+)
 from sagas.master import resume_master, run_master_pipeline, summarise_run
 from sagas.orders import (
     SERVICES,
@@ -258,6 +266,37 @@ def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
     for summary in summaries:
         print("\n".join(summary.lines()))
     return 0 if all(summary.status == "completed" for summary in summaries) else 1
+def etl(db: str, arguments: argparse.Namespace) -> int:
+    """Run the ETL sources of a config (or finish interrupted runs); one line per source.
+
+    Exit 0 when no source failed, 1 when one failed or was quarantined.
+    """
+    if arguments.manifest:
+        if not Path(db).exists():
+            msg = f"{db}: no such log"
+            raise SagalogError(msg)
+        with SyncEventStore.open(db) as store:
+            print("\n".join(manifest_lines(store)) or "the manifest is empty")
+        return 0
+    if arguments.config is None and not arguments.resume:
+        msg = "etl needs --config FILE (or --resume, or --manifest)"
+        raise SagalogError(msg)
+    with contextlib.ExitStack() as stack:
+        base_url = None
+        if arguments.serve is not None:
+            base_url = stack.enter_context(serve_directory(arguments.serve)).base_url
+        runtime = stack.enter_context(Runtime(db))
+        add_etl_workflow(runtime)
+        show = lambda outcome: print(outcome.line(), flush=True)  # noqa: E731
+        if arguments.resume:
+            outcomes = resume_etl(runtime, on_end=show)
+            print(f"{len(outcomes)} interrupted sources finished")
+            return 0 if all(outcome.ok for outcome in outcomes) else 1
+        summary = run_etl(runtime, arguments.config, arguments.dry_run or None,
+                          arguments.force_refresh or None, base_url=base_url, on_end=show)
+    print(f"run {summary.run_id}: {sum(o.ok for o in summary.outcomes)} of "
+          f"{len(summary.outcomes)} sources ok")
+    return 0 if summary.ok else 1
 
 
 def main_job(db: str) -> int:
@@ -307,6 +346,18 @@ def parser() -> argparse.ArgumentParser:
     master.add_argument("--maintenance", action="store_true", help="run the maintenance stage")
     master.add_argument("--resume", action="store_true",
                         help="finish the runs of an existing log instead of starting one")
+    etl_command = commands.add_parser("etl", help="probe, download, validate ETL sources")
+    etl_command.add_argument("--config", metavar="FILE", help="the sources (JSON)")
+    etl_command.add_argument("--dry-run", action="store_true",
+                             help="stop each source after the probe and freshness check")
+    etl_command.add_argument("--force-refresh", action="store_true",
+                             help="download every source, fresh or not")
+    etl_command.add_argument("--serve", metavar="DIR",
+                             help="serve DIR on a local port as the config's base_url")
+    etl_command.add_argument("--resume", action="store_true",
+                             help="finish interrupted runs of the log; start none")
+    etl_command.add_argument("--manifest", action="store_true",
+                             help="print the manifest (the last record per source)")
     for sub in commands.choices.values():
         sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
@@ -330,6 +381,8 @@ def dispatch(arguments: argparse.Namespace) -> int:  # noqa: PLR0911 - a return 
         return data_pipeline(db, arguments.config)
     if command == "master-pipeline":
         return master_pipeline(db, arguments)
+    if command == "etl":
+        return etl(db, arguments)
     return main_job(db)
 
 

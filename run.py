@@ -9,6 +9,7 @@ interrupted log, export and import it as JSON Lines, and verify it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -20,8 +21,16 @@ from typing import TYPE_CHECKING, TextIO
 from loguru import logger
 
 from actors import Ledger, Runtime
+from actors.etl_server import serve_directory
 from events import SagalogError, enable_logging, registry
+from sagas.etl import (
+    add_etl_workflow,
+    manifest_lines,
+    resume_etl,
+    run_etl,
+)
 from sagas.jobs import jobs_summary, load_jobs_config, submit_job_files
+from sagas.master import resume_master, run_master_pipeline, summarise_run
 from sagas.orders import (
     SERVICES,
     FailurePlan,
@@ -30,6 +39,7 @@ from sagas.orders import (
     unfinished_orders,
     wait_for_terminals,
 )
+from sagas.pipeline import add_pipeline_workflow, load_pipeline_config, run_data_pipeline
 from sagas.worker import run_worker, stop_on_signals
 from store import SyncEventStore, export_lines, import_lines, parse_lines
 
@@ -217,6 +227,13 @@ def submit_jobs(db: str, config: str | None, files: Sequence[str]) -> int:
     return 0
 
 
+def jobs_or_worker(db: str, arguments: argparse.Namespace) -> int:
+    """``jobs submit`` or ``worker``."""
+    if arguments.command == "jobs":
+        return submit_jobs(db, arguments.config, arguments.files)
+    return worker(db, arguments.until_idle)
+
+
 def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as parsed
     """Run the workflows until SIGINT/SIGTERM (or idle); print how the jobs ended."""
     stop = threading.Event()
@@ -231,6 +248,90 @@ def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as par
     print(f"worker stopped ({'no work left' if idle else 'on request'}): "
           + ", ".join(f"{number} {kind}" for kind, number in counts.items()))
     return 0
+
+
+def data_pipeline(db: str, config: str) -> int:
+    """Run the data pipeline of ``config`` (or finish its interrupted run); 1 if it failed."""
+    load_pipeline_config(config)  # a bad file is refused before the log is opened
+    with Runtime(db) as runtime:
+        add_pipeline_workflow(runtime)
+        result = run_data_pipeline(runtime, config)
+    collector, loader = result["collector_result"], result["loader_result"]
+    verb = "resumed and finished" if result["resumed"] else "finished"
+    print(f"run {result['run_id']} {verb}: {result['overall_status']}")
+    for phase, part in (("collector", collector), ("loader", loader)):
+        if isinstance(part, dict):
+            rollback = part.get("rollback_status")
+            after = f", rollback {rollback}" if rollback else ""
+            print(f"  {phase:<10} {part['status']}{after}: {part['successful']} of "
+                  f"{part['total']} ok, {part['rows']} rows")
+        else:
+            print(f"  {phase:<10} did not run")
+    print(f"  reason     {result['reason']}")
+    print(f"  timestamp  {result['timestamp']}")
+    if "report_path" in result:
+        print(f"  report     {result['report_path']}")
+    return 1 if result["overall_status"] == "failed" else 0
+def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
+    """Run the master pipeline once (or finish unfinished runs); 0 if completed, 1 if failed."""
+    if arguments.resume:
+        if not Path(db).exists():
+            msg = f"{db}: no such log"
+            raise SagalogError(msg)
+        with Runtime(db) as runtime:
+            outcomes = resume_master(runtime)
+            summaries = [summarise_run(runtime.store, run) for run in sorted(outcomes)]
+        if not summaries:
+            print("no master pipeline run in flight")
+    else:
+        if arguments.config is None:
+            msg = "master-pipeline needs --config FILE (or --resume)"
+            raise SagalogError(msg)
+        progress = Progress("records", None)
+        seen: list[object] = []
+
+        def tick(record: object) -> None:
+            seen.append(record)
+            progress.update(len(seen))
+
+        with Runtime(db) as runtime:
+            summaries = [run_master_pipeline(runtime, arguments.config, arguments.maintenance,
+                                             on_record=tick)]
+        progress.done()
+    for summary in summaries:
+        print("\n".join(summary.lines()))
+    return 0 if all(summary.status == "completed" for summary in summaries) else 1
+def etl(db: str, arguments: argparse.Namespace) -> int:
+    """Run the ETL sources of a config (or finish interrupted runs); one line per source.
+
+    Exit 0 when no source failed, 1 when one failed or was quarantined.
+    """
+    if arguments.manifest:
+        if not Path(db).exists():
+            msg = f"{db}: no such log"
+            raise SagalogError(msg)
+        with SyncEventStore.open(db) as store:
+            print("\n".join(manifest_lines(store)) or "the manifest is empty")
+        return 0
+    if arguments.config is None and not arguments.resume:
+        msg = "etl needs --config FILE (or --resume, or --manifest)"
+        raise SagalogError(msg)
+    with contextlib.ExitStack() as stack:
+        base_url = None
+        if arguments.serve is not None:
+            base_url = stack.enter_context(serve_directory(arguments.serve)).base_url
+        runtime = stack.enter_context(Runtime(db))
+        add_etl_workflow(runtime)
+        show = lambda outcome: print(outcome.line(), flush=True)  # noqa: E731
+        if arguments.resume:
+            outcomes = resume_etl(runtime, on_end=show)
+            print(f"{len(outcomes)} interrupted sources finished")
+            return 0 if all(outcome.ok for outcome in outcomes) else 1
+        summary = run_etl(runtime, arguments.config, arguments.dry_run or None,
+                          arguments.force_refresh or None, base_url=base_url, on_end=show)
+    print(f"run {summary.run_id}: {sum(o.ok for o in summary.outcomes)} of "
+          f"{len(summary.outcomes)} sources ok")
+    return 0 if summary.ok else 1
 
 
 def main_job(db: str) -> int:
@@ -280,12 +381,32 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("files", nargs="+", metavar="FILE", help="one job message (JSON) each")
     working = commands.add_parser("worker", help="run the workflows until SIGINT/SIGTERM")
     working.add_argument("--until-idle", action="store_true", help="exit once no work is left")
+    pipeline = commands.add_parser("data-pipeline", help="collect, then load (design note 001)")
+    pipeline.add_argument("--config", required=True, metavar="FILE",
+                          help="the pipeline's JSON configuration")
+    master = commands.add_parser("master-pipeline", help="run the staged master pipeline once")
+    master.add_argument("--config", metavar="FILE", help="the pipeline's JSON configuration")
+    master.add_argument("--maintenance", action="store_true", help="run the maintenance stage")
+    master.add_argument("--resume", action="store_true",
+                        help="finish the runs of an existing log instead of starting one")
+    etl_command = commands.add_parser("etl", help="probe, download, validate ETL sources")
+    etl_command.add_argument("--config", metavar="FILE", help="the sources (JSON)")
+    etl_command.add_argument("--dry-run", action="store_true",
+                             help="stop each source after the probe and freshness check")
+    etl_command.add_argument("--force-refresh", action="store_true",
+                             help="download every source, fresh or not")
+    etl_command.add_argument("--serve", metavar="DIR",
+                             help="serve DIR on a local port as the config's base_url")
+    etl_command.add_argument("--resume", action="store_true",
+                             help="finish interrupted runs of the log; start none")
+    etl_command.add_argument("--manifest", action="store_true",
+                             help="print the manifest (the last record per source)")
     for sub in commands.choices.values():
         sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
 
 
-def dispatch(arguments: argparse.Namespace) -> int:  # noqa: PLR0911 - a branch per command
+def dispatch(arguments: argparse.Namespace) -> int:  # noqa: PLR0911 - a return per command
     """Run the chosen command."""
     db = arguments.db
     command = arguments.command
@@ -299,10 +420,14 @@ def dispatch(arguments: argparse.Namespace) -> int:  # noqa: PLR0911 - a branch 
         return import_file(db, arguments.file)
     if command == "verify":
         return verify(db)
-    if command == "jobs":
-        return submit_jobs(db, arguments.config, arguments.files)
-    if command == "worker":
-        return worker(db, arguments.until_idle)
+    if command in ("jobs", "worker"):
+        return jobs_or_worker(db, arguments)
+    if command == "data-pipeline":
+        return data_pipeline(db, arguments.config)
+    if command == "master-pipeline":
+        return master_pipeline(db, arguments)
+    if command == "etl":
+        return etl(db, arguments)
     return main_job(db)
 
 

@@ -434,7 +434,10 @@ class _Run:
     def _complete(self) -> tuple[SagaState, list[Decision]]:
         self.state.status = "completed"
         end = self.definition.build_completed(self.start, self.state.results)
-        self._decide("complete", f"completed: every step succeeded ({self._trigger()})",
+        ran = [name for name, own in self.state.steps.items() if own.status == "succeeded"]
+        what = "every step succeeded" if len(ran) == len(self.state.steps) else (
+            f"{', '.join(ran)} succeeded, the rest was skipped" if ran else "nothing ran")
+        self._decide("complete", f"completed: {what} ({self._trigger()})",
                      [Emit(end, self.state.stream_id)])
         return self.state, self.decisions
 

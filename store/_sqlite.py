@@ -354,6 +354,25 @@ class SqliteEventStore:
         )
         return decode_rows(rows, self.registry)
 
+    async def read_position(self, position: int) -> Envelope[Message] | None:
+        """The record at ``position``, or None if there is none."""
+        rows = await self._query(
+            f"SELECT {COLUMNS} FROM events WHERE position = ?", (position,)  # noqa: S608
+        )
+        return decode_rows(rows, self.registry)[0] if rows else None
+
+    async def read_event(self, event_id: UUID) -> Envelope[Message] | None:
+        """The record with ``event_id`` (served by the unique index), or None."""
+        rows = await self._query(
+            f"SELECT {COLUMNS} FROM events WHERE event_id = ?", (event_id.bytes,)  # noqa: S608
+        )
+        return decode_rows(rows, self.registry)[0] if rows else None
+
+    async def checkpoints(self) -> dict[str, int]:
+        """Every subscriber's recorded position, by name (the actors that wrote the log)."""
+        rows = await self._query("SELECT name, position FROM checkpoints ORDER BY name", ())
+        return {str(name): int(position) for name, position in rows}
+
     async def read_rows(self, from_position: int, limit: int) -> list[tuple[Any, ...]]:
         """Up to ``limit`` stored rows, undecoded: the envelope columns then ``hash``.
 

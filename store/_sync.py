@@ -187,6 +187,18 @@ class SyncEventStore:
                 return
             position = page[-1].position + 1
 
+    def read_position(self, position: int) -> Envelope[Message] | None:
+        """See :meth:`SqliteEventStore.read_position`."""
+        return self.call(self.store.read_position(position))
+
+    def read_event(self, event_id: UUID) -> Envelope[Message] | None:
+        """See :meth:`SqliteEventStore.read_event`."""
+        return self.call(self.store.read_event(event_id))
+
+    def checkpoints(self) -> dict[str, int]:
+        """See :meth:`SqliteEventStore.checkpoints`."""
+        return self.call(self.store.checkpoints())
+
     def read_all(
         self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
     ) -> Iterator[Envelope[Message]]:

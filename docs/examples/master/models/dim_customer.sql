@@ -1,0 +1,1 @@
+SELECT customer_id, name, country, segment FROM raw_customers

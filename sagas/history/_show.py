@@ -1,0 +1,61 @@
+"""One record, its data, and the chain of records that caused it, back to the root."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from sagas.history._errors import PositionOutOfRangeError
+
+if TYPE_CHECKING:
+    from events import Envelope, Message
+    from store import SyncEventStore
+
+__all__ = ["causal_chain", "show"]
+
+MAX_CHAIN = 10_000
+"""A chain longer than this is cut (a cycle cannot be recorded, but a log can be edited)."""
+
+
+def causal_chain(store: SyncEventStore, position: int) -> list[Envelope[Message]]:
+    """The record at ``position`` and each cause before it, the root last.
+
+    Raises:
+        PositionOutOfRangeError: no record at ``position``.
+
+    """
+    record = store.read_position(position)
+    if record is None:
+        raise PositionOutOfRangeError(position, store.last_position())
+    chain = [record]
+    while chain[-1].causation_id is not None and len(chain) < MAX_CHAIN:
+        cause = store.read_event(chain[-1].causation_id)
+        if cause is None:
+            break  # the cause is not in this log (a bundle or a filtered import)
+        chain.append(cause)
+    return chain
+
+
+def show(store: SyncEventStore, position: int) -> str:
+    """The record at ``position`` in full, then its causal chain, root last."""
+    chain = causal_chain(store, position)
+    record = chain[0]
+    lines = [
+        f"position     {record.position}",
+        f"type         {record.type} (version {record.version})",
+        f"stream       {record.stream_id} (version {record.stream_version})",
+        f"event id     {record.event_id}",
+        f"recorded at  {record.recorded_at.isoformat()}",
+        f"correlation  {record.correlation_id or '-'}",
+        f"caused by    {record.causation_id or '- (appended from outside)'}",
+        "data",
+        *("  " + line for line in json.dumps(record.data.model_dump(mode="json"),
+                                            indent=2, ensure_ascii=False).splitlines()),
+    ]
+    if len(chain) > 1:
+        lines.append("causal chain (root last)")
+        lines += [f"  <- {cause.position:>8}  {cause.type}  ({cause.stream_id})"
+                  for cause in chain[1:]]
+    elif record.causation_id is not None:
+        lines.append("causal chain: its cause is not in this log")
+    return "\n".join(lines)

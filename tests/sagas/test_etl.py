@@ -1,0 +1,239 @@
+"""The ETL workflow end to end: real actors, a real log, a real local HTTP server.
+
+Each freshness rule, the dry run, probe and download failures, quarantine and checksum
+failures, and bad configuration, asserting the recorded events and reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from actors.etl import manifest
+from actors.etl_server import serve_directory
+from events import SagalogError
+from events.etl import FreshnessChecked, ManifestRecorded, Quarantined
+from events.sagas import SagaDecided
+from sagas.etl import add_etl_workflow, load_config, run_etl, unfinished_etl
+
+CSV = b"city,population\nLisbon,545000\n"
+JSON = b'[{"station": "S1", "celsius": 12.5}]'
+HTML = b"<!DOCTYPE html>\n<html><body>Maintenance, back soon</body></html>\n"
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "cities.csv").write_bytes(CSV)
+    (root / "readings.json").write_bytes(JSON)
+    (root / "broken.csv").write_bytes(HTML)
+    with serve_directory(root) as server:
+        yield server
+
+
+@pytest.fixture
+def etl(sagalog_runtime):
+    add_etl_workflow(sagalog_runtime)
+    return sagalog_runtime
+
+
+def write_config(tmp_path, base_url, sources=None, **extra) -> Path:
+    sources = sources or [
+        {"source_id": "cities", "url": "cities.csv", "expected_format": "csv"},
+        {"source_id": "readings", "url": "readings.json", "expected_format": "json"},
+    ]
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps({"base_url": base_url, "sources": sources, **extra}))
+    return path
+
+
+def lines(summary):
+    return [outcome.line() for outcome in summary.outcomes]
+
+
+def events(runtime, kind, run_id):
+    return [r for r in runtime.store.read_all(types=[kind])
+            if (r.correlation_id or "").startswith(run_id)]
+
+
+def test_a_first_run_downloads_validates_and_records_every_source(etl, site, tmp_path):
+    summary = run_etl(etl, write_config(tmp_path, site.base_url), timeout=20)
+    assert [o.status for o in summary.outcomes] == ["updated", "updated"]
+    assert summary.ok
+    recorded = manifest(etl.store)
+    assert sorted(recorded) == ["cities", "readings"]
+    cities = recorded["cities"].record
+    assert Path(cities.file_path).read_bytes() == CSV
+    assert Path(cities.file_path).is_relative_to(tmp_path / "downloads")
+    assert cities.sha256 == hashlib.sha256(CSV).hexdigest()
+    rules = [r.data.rule for r in events(etl, FreshnessChecked, summary.run_id)]
+    assert rules == ["no_manifest_record", "no_manifest_record"]
+    assert site.count("GET", "/cities.csv") == 1
+    assert unfinished_etl(etl.store) == set()
+
+
+def test_a_second_run_skips_up_to_date_sources_naming_the_manifest_position(
+        etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url)
+    run_etl(etl, config, timeout=20)
+    position = manifest(etl.store)["cities"].position
+    summary = run_etl(etl, config, timeout=20)
+    assert lines(summary)[0] == (
+        f"cities: up to date (download skipped: ETag unchanged since pos {position})")
+    stops = [r.data.reason for r in events(etl, SagaDecided, summary.run_id)
+             if r.data.rule == "stop"]
+    assert f"download skipped: ETag unchanged since pos {position}" in stops[0]
+    assert site.count("GET", "/cities.csv") == 1  # no second download
+    assert manifest(etl.store)["cities"].position == position
+
+
+def test_a_changed_file_is_downloaded_again_because_its_etag_changed(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url)
+    run_etl(etl, config, timeout=20)
+    (site.root / "cities.csv").write_bytes(CSV + b"Oslo,709000\n")
+    summary = run_etl(etl, config, timeout=20)
+    assert [o.status for o in summary.outcomes] == ["updated", "up to date"]
+    (checked, _) = events(etl, FreshnessChecked, summary.run_id)
+    assert checked.data.rule == "etag_changed"
+    record = manifest(etl.store)["cities"].record
+    assert Path(record.file_path).read_bytes() == CSV + b"Oslo,709000\n"
+    assert site.count("GET", "/cities.csv") == 2
+
+
+def test_a_deleted_download_is_fetched_again_because_the_file_is_missing(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url)
+    run_etl(etl, config, timeout=20)
+    first = manifest(etl.store)["cities"]
+    Path(first.record.file_path).unlink()
+    summary = run_etl(etl, config, timeout=20)
+    (checked, _) = events(etl, FreshnessChecked, summary.run_id)
+    assert checked.data.rule == "file_missing"
+    assert checked.data.reason.startswith(f"file recorded at pos {first.position} is missing")
+    assert Path(manifest(etl.store)["cities"].record.file_path).exists()
+
+
+def test_force_refresh_downloads_fresh_sources_again(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url)
+    run_etl(etl, config, timeout=20)
+    summary = run_etl(etl, config, force_refresh=True, timeout=20)
+    assert [o.status for o in summary.outcomes] == ["updated", "updated"]
+    assert {r.data.rule for r in events(etl, FreshnessChecked, summary.run_id)} == {
+        "force_refresh"}
+    assert site.count("GET", "/cities.csv") == 2
+
+
+def test_a_dry_run_probes_and_stops_without_downloading(etl, site, tmp_path):
+    summary = run_etl(etl, write_config(tmp_path, site.base_url), dry_run=True, timeout=20)
+    assert lines(summary)[0] == (
+        "cities: dry run (dry run: download needed (no_manifest_record) but not executed)")
+    assert site.count("HEAD") == 2
+    assert site.count("GET") == 0
+    assert manifest(etl.store) == {}
+    assert not (tmp_path / "downloads").exists()
+
+
+def test_the_config_files_flags_apply_unless_overridden(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url, dry_run=True)
+    assert {o.status for o in run_etl(etl, config, timeout=20).outcomes} == {"dry run"}
+    assert {o.status for o in run_etl(etl, config, dry_run=False, timeout=20).outcomes} == {
+        "updated"}
+
+
+def test_a_missing_remote_file_fails_at_the_probe(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url, sources=[
+        {"source_id": "gone", "url": "gone.csv", "expected_format": "csv"}])
+    summary = run_etl(etl, config, timeout=20)
+    assert lines(summary) == ["gone: failed (probe: HTTP 404 Not Found)"]
+    assert not summary.ok
+    assert site.count("GET") == 0
+
+
+def test_an_unreachable_server_fails_at_the_probe(etl, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    summary = run_etl(etl, write_config(tmp_path, f"http://127.0.0.1:{port}"), timeout=20)
+    assert {o.status for o in summary.outcomes} == {"failed"}
+    assert "probe: cannot connect" in summary.outcomes[0].reason
+
+
+def test_a_file_gone_between_probe_and_download_fails_the_download(etl, site, tmp_path):
+    def vanish(method, path):
+        if method == "GET":
+            (site.root / "cities.csv").unlink(missing_ok=True)
+
+    site.on_request = vanish
+    config = write_config(tmp_path, site.base_url, sources=[
+        {"source_id": "cities", "url": "cities.csv", "expected_format": "csv"}])
+    summary = run_etl(etl, config, timeout=20)
+    assert lines(summary) == ["cities: failed (download: HTTP 404 Not Found)"]
+    assert manifest(etl.store) == {}
+
+
+def test_an_html_page_served_as_csv_is_quarantined_and_never_recorded(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url, sources=[
+        {"source_id": "broken", "url": "broken.csv", "expected_format": "csv"}])
+    summary = run_etl(etl, config, timeout=20)
+    (outcome,) = summary.outcomes
+    assert outcome.status == "quarantined"
+    assert not summary.ok
+    (quarantined,) = events(etl, Quarantined, summary.run_id)
+    moved = Path(quarantined.data.quarantine_path)
+    assert moved.is_relative_to(tmp_path / "quarantine")
+    assert moved.read_bytes() == HTML
+    assert not Path(quarantined.data.path).exists()
+    assert manifest(etl.store) == {}
+    assert events(etl, ManifestRecorded, summary.run_id) == []
+
+
+def test_a_checksum_other_than_the_declared_one_is_quarantined(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url, sources=[
+        {"source_id": "cities", "url": "cities.csv", "expected_format": "csv",
+         "sha256": "0" * 64}])
+    (outcome,) = run_etl(etl, config, timeout=20).outcomes
+    assert outcome.status == "quarantined"
+    assert outcome.reason.startswith("checksum mismatch: the source declares sha256 000")
+    assert manifest(etl.store) == {}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{", "not JSON (line 1, column 2"),
+    ('{"sources": []}', "sources: List should have at least 1 item"),
+    ('{"sources": [{"source_id": "a", "url": "http://x/a", "expected_format": "xml"}]}',
+     "sources[0].expected_format: Input should be"),
+    ('{"sources": [{"source_id": "a", "url": "a.csv", "expected_format": "csv"}]}',
+     "sources[0].url: 'a.csv' is not an http(s) URL"),
+    (('{"sources": [{"source_id": "a", "url": "http://x/a", "expected_format": "csv"},'
+     ' {"source_id": "a", "url": "http://x/b", "expected_format": "csv"}]}'),
+     "sources[1].source_id: 'a' appears twice"),
+    (('{"sources": [{"source_id": "a", "url": "http://x", "expected_format": "csv"}],'
+     ' "probe_timeout": -1}'), "probe_timeout: Input should be greater than 0"),
+    (('{"sources": [{"source_id": "a", "url": "http://x", "expected_format": "csv"}],'
+     ' "colour": "blue"}'), "colour: Extra inputs are not permitted"),
+])
+def test_a_bad_config_names_the_file_and_the_field(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(SagalogError) as raised:
+        load_config(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert message in str(raised.value)
+
+
+def test_relative_directories_are_read_against_the_config_files_directory(tmp_path):
+    (tmp_path / "conf").mkdir()
+    path = write_config(tmp_path / "conf", "http://h/", download_dir="../data")
+    config = load_config(path)
+    assert config.settings.download_dir == str((tmp_path / "data").resolve())
+    assert config.settings.quarantine_dir == str((tmp_path / "conf" / "quarantine").resolve())
+    assert config.sources[0].url == "http://h/cities.csv"
+
+
+def test_a_missing_config_file_is_named(etl, tmp_path):
+    with pytest.raises(SagalogError, match=r"nope\.json: cannot read the ETL config"):
+        run_etl(etl, tmp_path / "nope.json", timeout=5)

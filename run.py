@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -23,13 +24,21 @@ from loguru import logger
 from actors import Ledger, Runtime
 from actors.etl_server import serve_directory
 from events import SagalogError, enable_logging, registry
+from sagas.catalog import KINDS, definition_for
 from sagas.etl import (
     add_etl_workflow,
     manifest_lines,
     resume_etl,
     run_etl,
 )
-from sagas.jobs import jobs_summary, load_jobs_config, submit_job_files
+from sagas.history import explain, list_runs, read_timeline, render_runs, show
+from sagas.jobs import (
+    add_jobs_workflow,
+    jobs_summary,
+    load_jobs_config,
+    resume_jobs,
+    submit_job_files,
+)
 from sagas.master import resume_master, run_master_pipeline, summarise_run
 from sagas.orders import (
     SERVICES,
@@ -39,12 +48,18 @@ from sagas.orders import (
     unfinished_orders,
     wait_for_terminals,
 )
-from sagas.pipeline import add_pipeline_workflow, load_pipeline_config, run_data_pipeline
+from sagas.pipeline import (
+    add_pipeline_workflow,
+    load_pipeline_config,
+    resume_pipelines,
+    run_data_pipeline,
+)
+from sagas.showcase import prepare_showcase
 from sagas.worker import run_worker, stop_on_signals
 from store import SyncEventStore, export_lines, import_lines, parse_lines
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 DEFAULT_DB = "sagalog.db"
 
@@ -128,12 +143,19 @@ def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
 
 
 def resume(db: str, plan: FailurePlan) -> int:
-    """Finish every order of an existing log that has not ended; exit 0 when none is left."""
+    """Finish every run of every workflow in an existing log; exit 0 when none is left.
+
+    All the workflows' actors run in one runtime, so they all make progress while this
+    waits for each workflow's unfinished runs in turn.
+    """
     if not Path(db).exists():
         msg = f"{db}: no such log"
         raise SagalogError(msg)
     with Ledger(ledger_path(db)) as ledger, Runtime(db) as runtime:
         add_order_workflow(runtime, ledger, plan)
+        add_jobs_workflow(runtime)
+        add_pipeline_workflow(runtime)
+        add_etl_workflow(runtime)
         pending = unfinished_orders(runtime)
         print(f"{len(pending)} orders in flight")
         progress = Progress("resuming", len(pending))
@@ -145,8 +167,15 @@ def resume(db: str, plan: FailurePlan) -> int:
 
         outcomes = wait_for_terminals(runtime, pending, 1, on_end=ended) if pending else {}
         progress.done()
+        left_jobs = resume_jobs(runtime)
+        pipelines = resume_pipelines(runtime)
+        masters = resume_master(runtime)  # registers the master workflow from the log
+        sources = resume_etl(runtime)
     if outcomes:
         report(outcomes, None)
+    print(f"finished: {len(pipelines)} data pipeline runs, {len(masters)} master pipeline "
+          f"runs, {len(sources)} ETL sources"
+          + (f"; {len(left_jobs)} jobs still unfinished" if left_jobs else ""))
     return 0
 
 
@@ -335,11 +364,89 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
 
 
 def main_job(db: str) -> int:
-    """The showcase: 20 orders, a third of them with a failing service, then a check."""
-    code = run_orders(db, 20, 10, FailurePlan(rate=0.15, seed=7))
-    code = code or verify(db)
-    print(f"explore the log: python run.py export --db {db} | head")
-    return code
+    """The showcase: every built-in workflow once on ``db``, then a summary and a check.
+
+    Orders with injected failures, routed jobs (one of them invalid, so rejected), the
+    two-phase pipeline twice (the second with a broken source, so the collector fails,
+    rolls back and the loader still runs), the master pipeline, and an ETL run against a
+    local HTTP server started here. Each writes its files under ``<db>.showcase/``.
+    """
+    showcase = prepare_showcase(db)
+    codes = []
+    _heading("orders (design note 004): 12 orders, some services failing")
+    codes.append(run_orders(db, 12, 6, FailurePlan(rate=0.15, seed=7)))
+    _heading("job routing (design note 000): submit three job files, run the worker")
+    codes.append(submit_jobs(db, str(showcase.jobs_config),
+                             [str(path) for path in showcase.job_files]))
+    codes.append(worker(db, until_idle=True))
+    _heading("two-phase data pipeline (design note 001): a good run, then a broken source")
+    codes.append(data_pipeline(db, str(showcase.pipeline_config)))
+    showcase.break_pipeline_source()
+    codes.append(data_pipeline(db, str(showcase.pipeline_config)))
+    _heading("staged master pipeline (design note 002)")
+    codes.append(master_pipeline(db, argparse.Namespace(
+        resume=False, config=str(showcase.master_config), maintenance=False)))
+    _heading("ETL source orchestrator (design note 003), from a local HTTP server")
+    etl_flags = argparse.Namespace(manifest=False, resume=False, config=str(showcase.etl_config),
+                                   serve=str(showcase.etl_site), dry_run=False,
+                                   force_refresh=False)
+    codes.append(etl(db, etl_flags))
+    codes.append(etl(db, etl_flags))  # the second run finds every source up to date
+    _heading("the log")
+    codes.append(verify(db))
+    runs = list_runs(db, KINDS)
+    counts = Counter((run.kind, run.status) for run in runs)
+    print(f"{'kind':<18}{'status':<15}{'runs':>6}")
+    for (kind, status), number in sorted(counts.items()):
+        print(f"{kind:<18}{status:<15}{number:>6}")
+    failed = next((run.run_id for run in runs if run.status == "failed"), runs[0].run_id)
+    print(f"explore it: python run.py list --db {db}\n"
+          f"            python run.py timeline {failed} --db {db}\n"
+          f"            python run.py explain {failed} --db {db}\n"
+          f"            python run.py show 1 --db {db}\n"
+          f"            python run.py export --db {db} | head")
+    return 0 if not any(codes) else 1
+
+
+def _heading(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def history(db: str, arguments: argparse.Namespace) -> int:
+    """``list``, ``timeline``, ``explain`` and ``show``: read the log, never write it."""
+    if not Path(db).exists():
+        msg = f"{db}: no such log"
+        raise SagalogError(msg)
+    command = arguments.command
+    if command == "list":
+        since = _parse_time(arguments.since) if arguments.since else None
+        runs = list_runs(db, KINDS, status=arguments.status, kind=arguments.kind, since=since)
+        print(render_runs(runs, arguments.limit))
+        return 0
+    with SyncEventStore.open(db) as store:
+        if command == "show":
+            print(show(store, arguments.position))
+            return 0
+        timeline = read_timeline(store, arguments.run_id)
+    if command == "explain":
+        first = timeline.entries[0].record.type
+        print(explain(timeline, definition_for(first)))
+    elif arguments.format == "json":
+        print(timeline.json())
+    elif arguments.format == "mermaid":
+        print(timeline.mermaid())
+    else:
+        print(timeline.text())
+    return 0
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"--since takes an ISO 8601 time such as 2026-11-22T10:00, not {text!r}"
+        raise SagalogError(msg) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def add_failure_flags(command: argparse.ArgumentParser) -> None:
@@ -401,34 +508,52 @@ def parser() -> argparse.ArgumentParser:
                              help="finish interrupted runs of the log; start none")
     etl_command.add_argument("--manifest", action="store_true",
                              help="print the manifest (the last record per source)")
+    add_history_commands(commands)
     for sub in commands.choices.values():
         sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
 
 
-def dispatch(arguments: argparse.Namespace) -> int:  # noqa: PLR0911 - a return per command
+def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The read-only commands that explain a log."""
+    listing = commands.add_parser("list", help="every saga and run: kind, status, duration")
+    listing.add_argument("--status", metavar="S", help="only runs with this status")
+    listing.add_argument("--kind", metavar="K", help="only runs of this kind (e.g. order)")
+    listing.add_argument("--since", metavar="T", help="only runs started at or after T (UTC)")
+    listing.add_argument("--limit", type=int, default=100, metavar="N",
+                         help="show the newest N (default %(default)s; 0 shows all)")
+    timeline = commands.add_parser("timeline", help="one run in order across its actors")
+    timeline.add_argument("run_id", metavar="ID")
+    timeline.add_argument("--format", choices=("text", "mermaid", "json"), default="text")
+    explaining = commands.add_parser("explain", help="each decision of a run, in words")
+    explaining.add_argument("run_id", metavar="ID")
+    showing = commands.add_parser("show", help="one record and its causal chain")
+    showing.add_argument("position", type=int, metavar="POSITION")
+
+
+COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
+    "order": lambda db, a: run_orders(db, a.count, a.concurrency, failure_plan(a)),
+    "resume": lambda db, a: resume(db, failure_plan(a)),
+    "export": export,
+    "import": lambda db, a: import_file(db, a.file),
+    "verify": lambda db, _a: verify(db),
+    "jobs": jobs_or_worker,
+    "worker": jobs_or_worker,
+    "data-pipeline": lambda db, a: data_pipeline(db, a.config),
+    "master-pipeline": master_pipeline,
+    "etl": etl,
+    "list": history,
+    "timeline": history,
+    "explain": history,
+    "show": history,
+}
+"""Each subcommand's function; no subcommand runs :func:`main_job`."""
+
+
+def dispatch(arguments: argparse.Namespace) -> int:
     """Run the chosen command."""
-    db = arguments.db
-    command = arguments.command
-    if command == "order":
-        return run_orders(db, arguments.count, arguments.concurrency, failure_plan(arguments))
-    if command == "resume":
-        return resume(db, failure_plan(arguments))
-    if command == "export":
-        return export(db, arguments)
-    if command == "import":
-        return import_file(db, arguments.file)
-    if command == "verify":
-        return verify(db)
-    if command in ("jobs", "worker"):
-        return jobs_or_worker(db, arguments)
-    if command == "data-pipeline":
-        return data_pipeline(db, arguments.config)
-    if command == "master-pipeline":
-        return master_pipeline(db, arguments)
-    if command == "etl":
-        return etl(db, arguments)
-    return main_job(db)
+    command = COMMANDS.get(arguments.command or "")
+    return command(arguments.db, arguments) if command else main_job(arguments.db)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

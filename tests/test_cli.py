@@ -23,13 +23,29 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_main_job_runs_orders_on_the_default_database(tmp_path: Path) -> None:
-    """`python run.py` runs the order showcase on ./sagalog.db and verifies the log."""
+def test_main_job_runs_every_workflow_on_the_default_database(tmp_path: Path) -> None:
+    """`python run.py` runs the showcase on ./sagalog.db, verifies it, and says how to look."""
     result = cli(cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "sagalog.db").exists()
-    assert "total                       20" in result.stdout
-    assert "hash chain intact" in result.stdout
+    out = result.stdout
+    assert "total                       12" in out
+    assert "worker stopped (no work left): 2 JobCompleted, 0 JobFailed, 1 JobRejected" in out
+    assert ": success\n" in out
+    assert ": partial_success\n  collector  failed, rollback SUCCESS" in out
+    assert "master pipeline run " in out
+    assert "semantic_refresh succeeded" in out
+    assert out.count("up to date (download skipped: ETag unchanged since pos ") == 3
+    assert "hash chain intact" in out
+    table = out[out.index("kind              status"):].splitlines()
+    rows = {tuple(line.split()[:2]) for line in table[1:] if not line.startswith(("explore", " "))}
+    assert {("order", "completed"), ("order", "failed"), ("job", "completed"),
+            ("job", "rejected"), ("data-pipeline", "completed"),
+            ("master-pipeline", "completed"), ("etl-source", "completed")} <= rows
+    hint = next(line for line in out.splitlines() if "run.py explain" in line).split()
+    explained = cli("explain", hint[hint.index("explain") + 1], cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.startswith("order ")
 
 
 def test_order_with_a_failing_service_fails_and_says_so(tmp_path: Path) -> None:

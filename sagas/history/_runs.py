@@ -23,12 +23,15 @@ __all__ = ["STATUSES", "RunSummary", "list_runs", "open_read_only", "render_runs
 
 _ENDING = {"complete": "completed", "fail": "failed", "end": "ended",
            "escalate": "manual_review"}
-STATUSES = ("running", *_ENDING.values())
-"""What ``status`` can be: ``running`` until a saga decision ends the run."""
+STATUSES = ("running", *_ENDING.values(), "rejected", "recorded")
+"""What ``status`` can be: ``running`` until a saga decision ends the run; a run no saga
+decided on is ``rejected`` (its last record is a refusal) or just ``recorded``."""
+
+_REFUSALS = frozenset({"JobRejected"})
 
 _QUERY = """
-SELECT g.correlation_id, g.n, g.first, f.type, f.recorded_at, l.recorded_at,
-       (SELECT json_extract(data, '$.rule') FROM events WHERE position = g.decided)
+SELECT g.correlation_id, g.n, g.first, f.type, f.recorded_at, l.recorded_at, l.type,
+       g.decided, (SELECT json_extract(data, '$.rule') FROM events WHERE position = g.decided)
 FROM (SELECT correlation_id, min(position) AS first, max(position) AS last, count(*) AS n,
              max(CASE WHEN type = 'SagaDecided' THEN position END) AS decided
       FROM events WHERE correlation_id IS NOT NULL GROUP BY correlation_id) AS g
@@ -104,10 +107,10 @@ def list_runs(
     finally:
         connection.close()
     runs = []
-    for run_id, events, first, first_type, started, ended, rule in rows:
+    for run_id, events, first, first_type, started, ended, last_type, decided, rule in rows:
         summary = RunSummary(
             run_id=run_id, kind=kinds.get(first_type, first_type),
-            status=_ENDING.get(rule, "running"), started=datetime.fromisoformat(started),
+            status=_status(decided, rule, last_type), started=datetime.fromisoformat(started),
             ended=datetime.fromisoformat(ended), events=events, first_position=first,
         )
         if ((status is None or summary.status == status)
@@ -117,15 +120,23 @@ def list_runs(
     return runs
 
 
+def _status(decided: int | None, rule: str | None, last_type: str) -> str:
+    if decided is None:
+        return "rejected" if last_type in _REFUSALS else "recorded"
+    return _ENDING.get(rule or "", "running")
+
+
 def render_runs(runs: list[RunSummary], limit: int = 0) -> str:
     """A readable table, newest last; with ``limit``, only the newest ``limit``."""
     shown = runs[-limit:] if limit else runs
-    header = (f"{'run':<28} {'kind':<18} {'status':<14} {'started (UTC)':<23} "
+    width = min(64, max([len(run.run_id) for run in shown] + [3]))
+    header = (f"{'run':<{width}} {'kind':<18} {'status':<14} {'started (UTC)':<23} "
               f"{'duration':>10} {'events':>7}")
     lines = [header]
     for run in shown:
         started = run.started.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        lines.append(f"{_cut(run.run_id, 28):<28} {_cut(run.kind, 18):<18} {run.status:<14} "
+        lines.append(f"{_cut(run.run_id, width):<{width}} {_cut(run.kind, 18):<18} "
+                     f"{run.status:<14} "
                      f"{started:<23} {run.duration:>9.3f}s {run.events:>7}")
     if len(shown) < len(runs):
         lines.append(f"... and {len(runs) - len(shown)} older (--limit 0 shows all)")

@@ -1,0 +1,41 @@
+"""The built-in saga definitions by name, and which start message begins which kind.
+
+The history tools use it to name a run's kind (``list``), to fold a run through its
+definition (``explain``), and later to check recorded decisions against current code.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from sagas.etl import ETL_SAGA
+from sagas.jobs import JOB_SAGA
+from sagas.master import master_saga
+from sagas.orders import ORDER_SAGA
+from sagas.pipeline import PIPELINE_SAGA
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sagas._definition import SagaDefinition
+
+__all__ = ["DEFINITIONS", "KINDS", "definition_for"]
+
+DEFINITIONS: Mapping[str, SagaDefinition] = MappingProxyType({
+    saga.name: saga
+    for saga in (ORDER_SAGA, JOB_SAGA, PIPELINE_SAGA, master_saga(), ETL_SAGA)
+})
+"""Every built-in saga definition by name (the master pipeline's with default policies)."""
+
+KINDS: Mapping[str, str] = MappingProxyType({
+    **{saga.start.message_type: saga.name for saga in DEFINITIONS.values()},
+    "JobSubmitted": JOB_SAGA.name,  # a job's first record is its raw submission
+    "EtlRunStarted": "etl-run",
+})
+"""A run's first record type -> its kind."""
+
+
+def definition_for(first_type: str) -> SagaDefinition | None:
+    """The definition of runs whose first record has type ``first_type``, if built in."""
+    return DEFINITIONS.get(KINDS.get(first_type, ""))

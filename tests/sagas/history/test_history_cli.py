@@ -1,0 +1,82 @@
+"""The history commands through the command line: output, errors, and no writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actors import Ledger, Runtime
+from sagas.orders import FailurePlan, add_order_workflow, place_order
+
+RUN = Path(__file__).resolve().parents[3] / "run.py"
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "log.db"
+    with Ledger(f"{path}.ledger") as ledger, Runtime(str(path)) as runtime:
+        add_order_workflow(runtime, ledger, FailurePlan(always=frozenset({"shipping"})))
+        place_order(runtime, "o-1")
+        runtime.wait_until_idle(timeout=30)
+    return path
+
+
+def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(RUN), "-q", *arguments], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def fingerprint(path: Path) -> list[str]:
+    """The log's files, byte for byte (the WAL and shared memory too, if any)."""
+    return [hashlib.sha256(file.read_bytes()).hexdigest() if file.exists() else "-"
+            for file in (path, Path(f"{path}-wal"))]
+
+
+def test_each_history_command_reads_without_writing(log: Path) -> None:
+    before = fingerprint(log)
+    listing = sagalog("list", "--db", str(log))
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.splitlines()[1].split()[:3] == ["o-1", "order", "failed"]
+    timeline = sagalog("timeline", "o-1", "--db", str(log), "--format", "json")
+    entries = json.loads(timeline.stdout)["entries"]
+    assert entries[0]["type"] == "OrderPlaced"
+    assert entries[-1]["type"] == "OrderFailed"
+    mermaid = sagalog("timeline", "o-1", "--db", str(log), "--format", "mermaid")
+    assert mermaid.stdout.startswith("sequenceDiagram\n")
+    explained = sagalog("explain", "o-1", "--db", str(log))
+    assert explained.stdout.startswith("order o-1: failed (shipping failed")
+    assert "-> RefundPayment (pos " in explained.stdout
+    shown = sagalog("show", "1", "--db", str(log))
+    assert shown.stdout.startswith("position     1\ntype         OrderPlaced")
+    assert fingerprint(log) == before
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["timeline", "nope"], "no saga or run 'nope' in this log"),
+    (["explain", "nope"], "no saga or run 'nope' in this log"),
+    (["show", "100000"], "position 100000 is not in the log (it holds 1 to"),
+    (["list", "--status", "done"], "--status must be one of"),
+    (["list", "--since", "yesterday"], "--since takes an ISO 8601 time"),
+])
+def test_bad_input_is_one_line_and_exit_2(log: Path, arguments: list[str], message: str) -> None:
+    result = sagalog(*arguments, "--db", str(log))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"sagalog: error: {message}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_not_a_log_and_no_log_are_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"hello" * 100)
+    for path, message in ((junk, "not"), (tmp_path / "none.db", "no such log")):
+        for command in (["list"], ["timeline", "x"], ["show", "1"]):
+            result = sagalog(*command, "--db", str(path))
+            assert result.returncode == 2, (command, result.stderr)
+            assert result.stderr.startswith("sagalog: error: ")
+            assert message in result.stderr
+            assert "Traceback" not in result.stderr

@@ -27,7 +27,10 @@ from loguru import logger
 
 from actors import Runtime
 from events import SagalogError
+from sagas.etl import add_etl_workflow
 from sagas.jobs import add_jobs_workflow
+from sagas.master import add_master_workflow
+from sagas.pipeline import add_pipeline_workflow
 
 __all__ = [
     "DEFAULT_WORKFLOWS",
@@ -40,8 +43,11 @@ __all__ = [
 WorkflowSetup = Callable[[Runtime], object]
 """Registers one workflow's actors on a runtime."""
 
-DEFAULT_WORKFLOWS: tuple[WorkflowSetup, ...] = (add_jobs_workflow,)
-"""The workflows ``run.py worker`` runs."""
+DEFAULT_WORKFLOWS: tuple[WorkflowSetup, ...] = (
+    add_jobs_workflow, add_pipeline_workflow, add_master_workflow, add_etl_workflow,
+)
+"""The workflows ``run.py worker`` runs: every one whose runs need no per-process setup
+(the order demo's adapters take failure flags, so orders are finished by ``resume``)."""
 
 IDLE_CHECK_S = 0.25
 """How long one idle check may block, so a stop request is seen within about this."""

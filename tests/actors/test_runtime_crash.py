@@ -96,8 +96,14 @@ def output_stream(kind, chain):
 
 
 def start_child(path, stderr):
+    # The helper script runs from its own folder: put the tree on its path, so the test
+    # also runs from a checkout whose packages are not installed.
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [root, os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen(
         [sys.executable, str(HELPER), str(path), str(TOTAL), str(GROUP), str(WINDOW)],
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr,

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from actors._errors import ActorRuntimeError
-from actors._ledger import _set_wal
+from actors._local_db import set_wal, write_transaction
 
 __all__ = ["JobsDatabaseError", "connect", "transaction", "translated"]
 
@@ -42,7 +42,7 @@ def connect(path: str | Path, schema: tuple[str, ...]) -> Iterator[sqlite3.Conne
         connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
     try:
         with translated(path, "opening"):
-            _set_wal(connection)
+            set_wal(connection)
             connection.execute("PRAGMA synchronous = FULL")
             for statement in schema:
                 connection.execute(statement)
@@ -55,11 +55,5 @@ def connect(path: str | Path, schema: tuple[str, ...]) -> Iterator[sqlite3.Conne
 def transaction(connection: sqlite3.Connection, path: str | Path,
                 what: str) -> Iterator[sqlite3.Connection]:
     """One write-locked transaction: committed on success, rolled back on any error."""
-    with translated(path, what):
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.rollback()
-            raise
-        connection.commit()
+    with translated(path, what), write_transaction(connection):
+        yield connection

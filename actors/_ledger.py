@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from actors._errors import ActorRuntimeError
+from actors._local_db import set_wal, write_transaction
 
 __all__ = ["Ledger", "LedgerEntry", "LedgerError"]
 
@@ -119,7 +119,7 @@ class Ledger:
                     isolation_level=None,  # we issue BEGIN IMMEDIATE ourselves
                     check_same_thread=False,  # self._lock serialises the threads instead
                 )
-                _set_wal(self._connection)
+                set_wal(self._connection)
                 self._connection.execute("PRAGMA synchronous = FULL")
             with self._transaction() as connection:
                 for statement in _SCHEMA:
@@ -131,15 +131,9 @@ class Ledger:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """Hold the thread lock and an immediate (write-locked) transaction."""
-        with self._lock, self._translated("a transaction"):
-            connection = self._open()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
+        with (self._lock, self._translated("a transaction"),
+              write_transaction(self._open()) as connection):
+            yield connection
 
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
@@ -234,21 +228,3 @@ class Ledger:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _set_wal(connection: sqlite3.Connection) -> None:
-    """Switch to WAL, retrying while another process does the same to a new file.
-
-    Changing the journal mode needs an exclusive lock, and SQLite answers "database is
-    locked" at once rather than waiting on the busy timeout when two processes race to
-    set up the same new file (seen 1 in 90 with three processes).
-    """
-    for attempt in range(200):
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or attempt == 199:
-                raise
-            time.sleep(0.01)
-        else:
-            return

@@ -25,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from actors._local_db import write_transaction
+
 __all__ = ["EffectRecord", "EffectScope", "apply_once", "effect_rows", "warehouse_connection"]
 
 _BUSY_TIMEOUT_S = 30.0
@@ -99,15 +101,13 @@ def apply_once(
     with warehouse_connection(warehouse) as connection:
         for statement in _SCHEMA:
             connection.execute(statement)
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(connection):
             found = connection.execute(
                 "SELECT details FROM activity_effects WHERE effect_key = ? ORDER BY id LIMIT 1",
                 (record.effect_key,),
             ).fetchone()
             if found is not None:
-                connection.rollback()
-                return False, json.loads(found[0])
+                return False, json.loads(found[0])  # (nothing written: the commit is empty)
             scope = EffectScope(connection)
             details = action(scope)
             connection.execute(
@@ -117,11 +117,6 @@ def apply_once(
                  record.attempt, record.applied_at.isoformat(),
                  json.dumps(details, sort_keys=True, default=str)),
             )
-        except BaseException:
-            if connection.in_transaction:
-                connection.rollback()
-            raise
-        connection.commit()
         for work in scope._after:  # noqa: SLF001 - the scope is this module's own
             work()
     return True, json.loads(json.dumps(details, sort_keys=True, default=str))

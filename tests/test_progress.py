@@ -1,0 +1,72 @@
+"""Long commands draw a progress bar on a terminal and stay quiet when piped.
+
+The terminal is a real pseudo-terminal (``pty``) given to the command as its stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actors import Ledger, Runtime
+from sagas.orders import FailurePlan, add_order_workflow, place_order
+from store import SyncEventStore
+
+RUN = Path(__file__).resolve().parents[1] / "run.py"
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("progress") / "log.db"
+    with Ledger(f"{path}.ledger") as ledger, Runtime(str(path)) as runtime:
+        add_order_workflow(runtime, ledger, FailurePlan())
+        for n in range(5):
+            place_order(runtime, f"o-{n}")
+        runtime.wait_until_idle(timeout=30)
+    return path
+
+
+def on_a_terminal(*arguments: str) -> str:
+    """Run a command with stderr on a pseudo-terminal; return what the terminal got."""
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run([sys.executable, str(RUN), "-q", *arguments],
+                                 stdout=subprocess.DEVNULL, stderr=follower, timeout=60,
+                                 check=False)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert process.returncode == 0
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.parametrize(("command", "label"), [("verify", "verifying"),
+                                                 ("export", "exporting")])
+def test_a_terminal_gets_a_bar_and_a_pipe_gets_none(log: Path, command: str,
+                                                    label: str) -> None:
+    with SyncEventStore.open(str(log)) as store:
+        total = store.last_position()
+    drawn = on_a_terminal(command, "--db", str(log))
+    assert f"{label} [##############################] {total:,}/{total:,}" in drawn
+    piped = subprocess.run([sys.executable, str(RUN), "-q", command, "--db", str(log)],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert piped.returncode == 0
+    assert label not in piped.stderr
+    assert "[#" not in piped.stderr

@@ -96,7 +96,7 @@ def bundle(
     connection = open_read_only(source)  # refuses a missing or foreign file first
     try:
         _check_target(source, target, force=force)
-        rows = connection.execute(f"{SELECT_RECORDS} WHERE correlation_id = ? "  # noqa: S608
+        rows = connection.execute(f"{SELECT_RECORDS} WHERE correlation_id = ? "
                                   "ORDER BY position", (run_id,)).fetchall()
         names = [name for (name,) in connection.execute("SELECT name FROM checkpoints")]
     finally:

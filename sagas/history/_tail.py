@@ -83,14 +83,14 @@ class LogFollower:
         """The next records, up to ``limit``; [] when there is nothing new."""
         if self._types is None:
             rows = self._connection.execute(
-                f"{SELECT_RECORDS} WHERE position >= ? ORDER BY position LIMIT ?",  # noqa: S608
+                f"{SELECT_RECORDS} WHERE position >= ? ORDER BY position LIMIT ?",
                 (self.next_position, limit)).fetchall()
             head = rows[-1][0] if rows else self.next_position - 1
         else:
             head = self.head()
             marks = ",".join("?" * len(self._types))
             rows = self._connection.execute(
-                f"{SELECT_RECORDS} WHERE position BETWEEN ? AND ? "  # noqa: S608
+                f"{SELECT_RECORDS} WHERE position BETWEEN ? AND ? "
                 f"AND type IN ({marks}) ORDER BY position LIMIT ?",
                 (self.next_position, head, *self._types, limit)).fetchall()
             if len(rows) == limit:

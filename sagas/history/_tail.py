@@ -42,6 +42,7 @@ POLL_S = 0.1
 _PAGE = 500
 _SPARE_INDEXES = 8  # an actor's outputs of one cause seen before the tail started
 _CACHE_LIMIT = 200_000  # derived ids remembered (about 40 MB at most)
+_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r"})
 
 
 class LogFollower:
@@ -154,7 +155,8 @@ def tail_line(record: Envelope[Message], actor: str) -> str:
     A decision's summary is its rule and reason; other data is cut to about 70 characters.
     """
     moment = record.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    summary = Entry(record, actor, None).summary()
+    # A field's text may hold line breaks (a config, a traceback): one record, one line.
+    summary = Entry(record, actor, None).summary().translate(_ONE_LINE)
     return (f"{record.position:>8}  {moment}  {record.stream_id}  {actor}  "
             f"{record.type}: {summary}")
 

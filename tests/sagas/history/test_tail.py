@@ -8,13 +8,16 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from actors import Ledger, Runtime
-from events import SagalogError
-from sagas.history import TailOptions, check_types, tail
+from events import Envelope, SagalogError
+from events.orders import ShippingFailed
+from sagas.history import TailOptions, check_types, tail, tail_line
 from sagas.orders import FailurePlan, add_order_workflow, place_order
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
@@ -118,3 +121,13 @@ def test_an_unknown_type_is_refused_with_a_suggestion() -> None:
     """A misspelt type would print nothing forever; it is refused instead."""
     with pytest.raises(SagalogError, match="no message type 'SagaDecide' \\(did you mean"):
         check_types(["SagaDecide"])
+
+
+def test_a_record_is_one_line_even_when_its_data_has_line_breaks() -> None:
+    """A reason with a line break is escaped: one record, one line, for grep and pipes."""
+    record = Envelope(7, "order-o-1", 3, uuid4(), "ShippingFailed", 1,
+                      datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC), "o-1", uuid4(),
+                      ShippingFailed(order_id="o-1", reason="no\ncarrier"))
+    line = tail_line(record, "ShippingService")
+    assert line == ("       7  2026-01-02 03:04:05.678  order-o-1  ShippingService  "
+                    "ShippingFailed: order_id=o-1, reason=no\\ncarrier")

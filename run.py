@@ -31,7 +31,17 @@ from sagas.etl import (
     resume_etl,
     run_etl,
 )
-from sagas.history import explain, list_runs, read_timeline, render_runs, show
+from sagas.history import (
+    TailOptions,
+    bundle,
+    check_types,
+    explain,
+    list_runs,
+    read_timeline,
+    render_runs,
+    show,
+    tail,
+)
 from sagas.jobs import (
     add_jobs_workflow,
     jobs_summary,
@@ -440,6 +450,39 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     return 0
 
 
+def bundle_run(db: str, arguments: argparse.Namespace) -> int:
+    """``bundle``: one run's records into a new log; the log itself is only read."""
+    print(bundle(db, arguments.run_id, arguments.output, force=arguments.force).line())
+    return 0
+
+
+def follow(db: str, arguments: argparse.Namespace) -> int:
+    """``tail``: a line per record as the log grows, until SIGINT/SIGTERM or a limit."""
+    if arguments.count is not None and arguments.count < 1:
+        msg = "--count must be at least 1"
+        raise SagalogError(msg)
+    types = check_types(arguments.types.split(",")) if arguments.types else None
+    options = TailOptions(arguments.from_position, types, arguments.count, arguments.idle_exit)
+    out = sys.stdout
+
+    def write(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()  # each line as it comes, also into a pipe
+
+    def started(position: int) -> None:
+        print(f"sagalog: following {db} from position {position}", file=sys.stderr,
+              flush=True)
+
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        try:
+            tail(db, write, options, stop, started)
+        except BrokenPipeError:
+            # The reader went away (| head): stop quietly; the exit's flush goes nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    return 0
+
+
 def _parse_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -529,6 +572,18 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     explaining.add_argument("run_id", metavar="ID")
     showing = commands.add_parser("show", help="one record and its causal chain")
     showing.add_argument("position", type=int, metavar="POSITION")
+    bundling = commands.add_parser("bundle", help="one run's records as a log of its own")
+    bundling.add_argument("run_id", metavar="ID")
+    bundling.add_argument("-o", "--output", required=True, metavar="FILE",
+                          help="the new log (refused if it exists)")
+    bundling.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    tailing = commands.add_parser("tail", help="follow the log live, a line per record")
+    tailing.add_argument("--from", dest="from_position", type=int, metavar="P",
+                         help="replay from position P (default: only new records)")
+    tailing.add_argument("--types", metavar="T,...", help="only records of these types")
+    tailing.add_argument("--count", type=int, metavar="N", help="stop after N records")
+    tailing.add_argument("--idle-exit", type=float, metavar="S",
+                         help="stop after S seconds with nothing new")
 
 
 COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
@@ -546,6 +601,8 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
     "timeline": history,
     "explain": history,
     "show": history,
+    "bundle": bundle_run,
+    "tail": follow,
 }
 """Each subcommand's function; no subcommand runs :func:`main_job`."""
 

@@ -1,26 +1,35 @@
 """The log read back as history: timelines, explanations, causal chains.
 
-Everything here only reads: it works on a log a worker is writing, on an imported
-export, or on a bundle of one run.
+Everything here only reads the log (a bundle is written to a new file): it works on a
+log a worker is writing, on an imported export, or on a bundle of one run.
 """
 
-from sagas.history._errors import PositionOutOfRangeError, UnknownRunError
+from sagas.history._bundle import BundleResult, bundle
+from sagas.history._errors import BundleExistsError, PositionOutOfRangeError, UnknownRunError
 from sagas.history._explain import explain
 from sagas.history._producers import EXTERNAL, TIMERS, producers
 from sagas.history._runs import STATUSES, RunSummary, list_runs, open_read_only, render_runs
 from sagas.history._show import causal_chain, show
+from sagas.history._tail import POLL_S, LogFollower, TailOptions, check_types, tail, tail_line
 from sagas.history._timeline import Entry, Timeline, read_timeline
 
 __all__ = [
     "EXTERNAL",
+    "POLL_S",
     "STATUSES",
     "TIMERS",
+    "BundleExistsError",
+    "BundleResult",
     "Entry",
+    "LogFollower",
     "PositionOutOfRangeError",
     "RunSummary",
+    "TailOptions",
     "Timeline",
     "UnknownRunError",
+    "bundle",
     "causal_chain",
+    "check_types",
     "explain",
     "list_runs",
     "open_read_only",
@@ -28,4 +37,6 @@ __all__ = [
     "read_timeline",
     "render_runs",
     "show",
+    "tail",
+    "tail_line",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from events import SagalogError
 
-__all__ = ["PositionOutOfRangeError", "UnknownRunError"]
+__all__ = ["BundleExistsError", "PositionOutOfRangeError", "UnknownRunError"]
 
 
 class UnknownRunError(SagalogError, LookupError):
@@ -24,3 +24,11 @@ class PositionOutOfRangeError(SagalogError, LookupError):
                          if last else f"position {position} is not in the log (it is empty)")
         self.position = position
         self.last = last
+
+
+class BundleExistsError(SagalogError, FileExistsError):
+    """The bundle's file exists already; it is replaced only when asked to (``--force``)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} exists already (--force replaces it)")
+        self.path = path

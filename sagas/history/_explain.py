@@ -27,6 +27,10 @@ def explain(timeline: Timeline, definition: SagaDefinition | None = None) -> str
         if entry.cause is not None:
             by_cause.setdefault(entry.cause, []).append(entry)
     decisions = [entry for entry in timeline.entries if entry.decision is not None]
+    # A decision names its trigger's position in the log it was made in; a bundle
+    # renumbers positions but keeps event ids, so the trigger is found by its id.
+    positions = {str(entry.record.event_id): entry.record.position
+                 for entry in timeline.entries}
     state = _replayed(timeline, definition) if definition else None
     title = f"{definition.name} {timeline.run_id}" if definition else f"run {timeline.run_id}"
     status = state.status if state else _status_from(decisions)
@@ -37,7 +41,8 @@ def explain(timeline: Timeline, definition: SagaDefinition | None = None) -> str
         decision = entry.decision
         assert decision is not None  # noqa: S101 - filtered above
         lines.append(f"  pos {entry.record.position}: {decision.reason}")
-        issued = [other for other in by_cause.get(decision.trigger_position, [])
+        trigger = positions.get(decision.trigger_event_id, decision.trigger_position)
+        issued = [other for other in by_cause.get(trigger, [])
                   if other.actor == entry.actor and other.record.type in decision.commands
                   and other.record.position > entry.record.position]
         for command in issued[: len(decision.commands)]:

@@ -1,0 +1,229 @@
+"""Following a log live, one readable line per record, while other processes write it.
+
+The follower polls the file on a read-only connection (see :mod:`._reading`): a page
+of the records after the last one it printed, every 0.1 s while there is nothing new.
+It never writes, and it sees commits of any process, since each poll is a new read
+transaction. A filter by type is bounded by the log's head read just before, so a
+rare type costs one scan of the new records, not one of the whole log per poll.
+
+The actor of each record is recovered as :mod:`._producers` does, but for a stream
+with no end: candidates are tried most recently matched first, and derived ids are
+cached, so a record costs a few hashes (3 us each) rather than one per actor and index.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
+
+from events import SagalogError, derived_event_id
+from events import registry as default_registry
+from sagas.history._producers import EXTERNAL, TIMERS, UNKNOWN
+from sagas.history._reading import SELECT_RECORDS, decode_row
+from sagas.history._runs import open_read_only
+from sagas.history._timeline import Entry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from uuid import UUID
+
+    from events import Envelope, Message, Registry
+
+__all__ = ["POLL_S", "LogFollower", "TailOptions", "check_types", "tail", "tail_line"]
+
+POLL_S = 0.1
+"""How often a caught-up follower looks for new records (a query of microseconds)."""
+
+_PAGE = 500
+_SPARE_INDEXES = 8  # an actor's outputs of one cause seen before the tail started
+_CACHE_LIMIT = 200_000  # derived ids remembered (about 40 MB at most)
+_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r"})
+
+
+class LogFollower:
+    """Reads the records of a log after a position, page by page, never writing.
+
+    Example::
+
+        with LogFollower("app.db") as follower:  # from the end, like tail -f
+            while True:
+                for record in follower.read():
+                    print(record.position, record.type)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        from_position: int | None = None,
+        types: Sequence[str] | None = None,
+        registry: Registry = default_registry,
+    ) -> None:
+        """Open ``path`` read-only; start at ``from_position``, or after the last record."""
+        self._connection = open_read_only(path)
+        self._types = list(types) if types else None
+        self._registry = registry
+        self.next_position = (self.head() + 1 if from_position is None
+                              else max(from_position, 1))
+        """The position the next record read will have at least."""
+
+    def head(self) -> int:
+        """The log's last position (0 if empty)."""
+        row = self._connection.execute("SELECT max(position) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def actor_names(self) -> list[str]:
+        """The names of the actors that consume the log (its checkpoints)."""
+        return [name for (name,) in self._connection.execute("SELECT name FROM checkpoints")]
+
+    def read(self, limit: int = _PAGE) -> list[Envelope[Message]]:
+        """The next records, up to ``limit``; [] when there is nothing new."""
+        if self._types is None:
+            rows = self._connection.execute(
+                f"{SELECT_RECORDS} WHERE position >= ? ORDER BY position LIMIT ?",
+                (self.next_position, limit)).fetchall()
+            head = rows[-1][0] if rows else self.next_position - 1
+        else:
+            head = self.head()
+            marks = ",".join("?" * len(self._types))
+            rows = self._connection.execute(
+                f"{SELECT_RECORDS} WHERE position BETWEEN ? AND ? "
+                f"AND type IN ({marks}) ORDER BY position LIMIT ?",
+                (self.next_position, head, *self._types, limit)).fetchall()
+            if len(rows) == limit:
+                head = rows[-1][0]
+        self.next_position = max(self.next_position, head + 1)
+        return [decode_row(row, self._registry) for row in rows]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _LiveProducers:
+    """The actor of each record of an endless stream (see the module docstring)."""
+
+    def __init__(self, load_names: Callable[[], list[str]]) -> None:
+        self._load_names = load_names
+        self._names = [*load_names(), TIMERS]
+        self._loaded = time.monotonic()
+        self._cache: dict[UUID, str] = {}
+        self._siblings: Counter[UUID] = Counter()
+
+    def of(self, record: Envelope[Message]) -> str:
+        cause = record.causation_id
+        if cause is None:
+            return EXTERNAL
+        if len(self._cache) > _CACHE_LIMIT:
+            self._cache.clear()
+            self._siblings.clear()
+        self._siblings[cause] += 1
+        found = self._cache.get(record.event_id) or self._match(record.event_id, cause)
+        if found is None and time.monotonic() - self._loaded > 1.0:
+            # An actor that started after us (at most one reload a second: an imported
+            # record with a cause but a random id would otherwise reload every time).
+            self._names = [*dict.fromkeys([*self._names, *self._load_names()])]
+            self._loaded = time.monotonic()
+            found = self._match(record.event_id, cause)
+        return found or UNKNOWN
+
+    def _match(self, event_id: UUID, cause: UUID) -> str | None:
+        width = self._siblings[cause] + _SPARE_INDEXES
+        for rank, name in enumerate(self._names):
+            for index in range(width):
+                derived = derived_event_id(cause, name, index)
+                self._cache[derived] = name
+                if derived == event_id:
+                    self._names.insert(0, self._names.pop(rank))  # most recent first
+                    return name
+        return None
+
+
+def tail_line(record: Envelope[Message], actor: str) -> str:
+    """One record in one line: position, time, stream, actor, type and a summary.
+
+    A decision's summary is its rule and reason; other data is cut to about 70 characters.
+    """
+    moment = record.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    # A field's text may hold line breaks (a config, a traceback): one record, one line.
+    summary = Entry(record, actor, None).summary().translate(_ONE_LINE)
+    return (f"{record.position:>8}  {moment}  {record.stream_id}  {actor}  "
+            f"{record.type}: {summary}")
+
+
+def check_types(names: Sequence[str], registry: Registry = default_registry) -> list[str]:
+    """``names`` if each is a registered message type; else an error naming the first not."""
+    known = registry.names()
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            msg = f"--types: no message type {name!r}{hint}"
+            raise SagalogError(msg)
+    return list(names)
+
+
+@dataclass(frozen=True)
+class TailOptions:
+    """What ``tail`` follows and when it stops."""
+
+    from_position: int | None = None
+    """Replay from this position; None starts after the last record (like ``tail -f``)."""
+    types: Sequence[str] | None = None
+    """Only records of these types."""
+    count: int | None = None
+    """Stop after this many records."""
+    idle_exit: float | None = None
+    """Stop after this many seconds with nothing new."""
+
+
+def tail(
+    path: str | Path,
+    write: Callable[[str], None],
+    options: TailOptions,
+    stop: threading.Event,
+    on_start: Callable[[int], None] = lambda _position: None,
+) -> int:
+    """Write a line per record of ``path`` until ``stop`` is set or an option ends it.
+
+    Args:
+        path: the log.
+        write: called with each line (the caller flushes it).
+        options: where to start, what to show, when to stop.
+        stop: set it (e.g. from a signal handler) to stop within :data:`POLL_S`.
+        on_start: called with the first position followed, once it is fixed.
+
+    Returns:
+        How many records were written.
+
+    """
+    written = 0
+    with LogFollower(path, options.from_position, options.types) as follower:
+        actors = _LiveProducers(follower.actor_names)
+        on_start(follower.next_position)
+        last_news = time.monotonic()
+        while not stop.is_set() and (options.count is None or written < options.count):
+            page = follower.read()
+            if options.count is not None:
+                page = page[: options.count - written]
+            for record in page:
+                write(tail_line(record, actors.of(record)))
+            written += len(page)
+            if page:
+                last_news = time.monotonic()
+            elif (options.idle_exit is not None
+                  and time.monotonic() - last_news >= options.idle_exit):
+                break
+            else:
+                stop.wait(POLL_S)
+    return written

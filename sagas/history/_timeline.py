@@ -47,9 +47,9 @@ class Entry:
         """The record's data in one short line."""
         decision = self.decision
         if decision is not None:
-            return f"[{decision.rule}] {decision.reason}"
+            return _one_line(f"[{decision.rule}] {decision.reason}")
         fields = self.record.data.model_dump(mode="json")
-        text = ", ".join(f"{key}={_short(value)}" for key, value in fields.items())
+        text = _one_line(", ".join(f"{key}={_short(value)}" for key, value in fields.items()))
         return text if len(text) <= _SUMMARY_WIDTH else text[: _SUMMARY_WIDTH - 1] + "…"
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +66,11 @@ class Entry:
             "reason": decision.reason if decision else None,
             "data": self.record.data.model_dump(mode="json"),
         }
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks escaped, so one record stays one line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _short(value: object) -> str:

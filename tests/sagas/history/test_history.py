@@ -10,6 +10,7 @@ import pytest
 
 from actors import Ledger, Runtime
 from events import SagalogError
+from events.orders import OrderPlaced
 from sagas.history import (
     EXTERNAL,
     PositionOutOfRangeError,
@@ -139,3 +140,12 @@ def test_list_shows_kind_status_and_size_and_filters(order_log: Path, tmp_path: 
         list_runs(junk)
     with pytest.raises(SagalogError, match=r"missing\.db: no such log"):
         list_runs(tmp_path / "missing.db")
+
+
+def test_a_record_with_line_breaks_stays_on_one_timeline_line(tmp_path: Path) -> None:
+    with SyncEventStore.open(str(tmp_path / "log.db")) as store:
+        store.append("s", [OrderPlaced(order_id="a\nb", product_id="p\r\nq", amount_cents=1)],
+                     correlation_id="r")
+        text = read_timeline(store, "r").text()
+    assert len(text.splitlines()) == 2
+    assert "order_id=a\\nb, product_id=p\\r\\nq" in text

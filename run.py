@@ -31,7 +31,16 @@ from sagas.etl import (
     resume_etl,
     run_etl,
 )
-from sagas.history import explain, list_runs, read_timeline, render_runs, show
+from sagas.history import (
+    actor_deaths,
+    explain,
+    list_runs,
+    read_timeline,
+    render_html,
+    render_runs,
+    show,
+    write_report,
+)
 from sagas.jobs import (
     add_jobs_workflow,
     jobs_summary,
@@ -413,7 +422,7 @@ def _heading(title: str) -> None:
 
 
 def history(db: str, arguments: argparse.Namespace) -> int:
-    """``list``, ``timeline``, ``explain`` and ``show``: read the log, never write it."""
+    """``list``, ``timeline``, ``explain``, ``show``, ``report``: read the log, never write it."""
     if not Path(db).exists():
         msg = f"{db}: no such log"
         raise SagalogError(msg)
@@ -428,7 +437,11 @@ def history(db: str, arguments: argparse.Namespace) -> int:
             print(show(store, arguments.position))
             return 0
         timeline = read_timeline(store, arguments.run_id)
-    if command == "explain":
+        deaths = actor_deaths(store, timeline) if command == "report" else []
+    if command == "report":
+        definition = definition_for(timeline.entries[0].record.type)
+        print(write_report(arguments.html, render_html(timeline, definition, deaths)))
+    elif command == "explain":
         first = timeline.entries[0].record.type
         print(explain(timeline, definition_for(first)))
     elif arguments.format == "json":
@@ -529,6 +542,10 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     explaining.add_argument("run_id", metavar="ID")
     showing = commands.add_parser("show", help="one record and its causal chain")
     showing.add_argument("position", type=int, metavar="POSITION")
+    reporting = commands.add_parser("report", help="one run as a self-contained HTML page")
+    reporting.add_argument("run_id", metavar="ID")
+    reporting.add_argument("--html", required=True, metavar="FILE",
+                           help="write the page here (replaced whole, never half-written)")
 
 
 COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
@@ -546,6 +563,7 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
     "timeline": history,
     "explain": history,
     "show": history,
+    "report": history,
 }
 """Each subcommand's function; no subcommand runs :func:`main_job`."""
 

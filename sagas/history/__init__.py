@@ -6,9 +6,11 @@ export, or on a bundle of one run.
 
 from sagas.history._errors import PositionOutOfRangeError, UnknownRunError
 from sagas.history._explain import explain
+from sagas.history._html import render_html, write_report
 from sagas.history._producers import EXTERNAL, TIMERS, producers
 from sagas.history._runs import STATUSES, RunSummary, list_runs, open_read_only, render_runs
 from sagas.history._show import causal_chain, show
+from sagas.history._steps import Step, actor_deaths, errors_of, steps_of
 from sagas.history._timeline import Entry, Timeline, read_timeline
 
 __all__ = [
@@ -18,14 +20,20 @@ __all__ = [
     "Entry",
     "PositionOutOfRangeError",
     "RunSummary",
+    "Step",
     "Timeline",
     "UnknownRunError",
+    "actor_deaths",
     "causal_chain",
+    "errors_of",
     "explain",
     "list_runs",
     "open_read_only",
     "producers",
     "read_timeline",
+    "render_html",
     "render_runs",
     "show",
+    "steps_of",
+    "write_report",
 ]

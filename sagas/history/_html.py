@@ -379,7 +379,8 @@ def _error(record: Envelope[Message], actor: str) -> str:
             f"{_esc(actor)}, {_esc(record.recorded_at.isoformat(timespec='milliseconds'))}</p>")
     if isinstance(data, HandlerFailed):
         body = (f"<p>{_esc(data.actor)} gave up on {_esc(data.input_type)} (position "
-                f"{data.input_position}) after {data.attempts} tries: "
+                f"{data.input_position}) after {data.attempts} "
+                f"{'try' if data.attempts == 1 else 'tries'}: "
                 f"<b>{_esc(data.error_type)}</b>: {_esc(data.error_message)}</p>"
                 f"<pre>{_esc(data.traceback)}</pre>")
     elif isinstance(data, ActorDied):

@@ -33,14 +33,17 @@ from sagas.etl import (
 )
 from sagas.history import (
     TailOptions,
+    actor_deaths,
     bundle,
     check_types,
     explain,
     list_runs,
     read_timeline,
+    render_html,
     render_runs,
     show,
     tail,
+    write_report,
 )
 from sagas.jobs import (
     add_jobs_workflow,
@@ -423,7 +426,7 @@ def _heading(title: str) -> None:
 
 
 def history(db: str, arguments: argparse.Namespace) -> int:
-    """``list``, ``timeline``, ``explain`` and ``show``: read the log, never write it."""
+    """``list``, ``timeline``, ``explain``, ``show``, ``report``: read the log, never write it."""
     if not Path(db).exists():
         msg = f"{db}: no such log"
         raise SagalogError(msg)
@@ -438,7 +441,11 @@ def history(db: str, arguments: argparse.Namespace) -> int:
             print(show(store, arguments.position))
             return 0
         timeline = read_timeline(store, arguments.run_id)
-    if command == "explain":
+        deaths = actor_deaths(store, timeline) if command == "report" else []
+    if command == "report":
+        definition = definition_for(timeline.entries[0].record.type)
+        print(write_report(arguments.html, render_html(timeline, definition, deaths)))
+    elif command == "explain":
         first = timeline.entries[0].record.type
         print(explain(timeline, definition_for(first)))
     elif arguments.format == "json":
@@ -584,6 +591,10 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     tailing.add_argument("--count", type=int, metavar="N", help="stop after N records")
     tailing.add_argument("--idle-exit", type=float, metavar="S",
                          help="stop after S seconds with nothing new")
+    reporting = commands.add_parser("report", help="one run as a self-contained HTML page")
+    reporting.add_argument("run_id", metavar="ID")
+    reporting.add_argument("--html", required=True, metavar="FILE",
+                           help="write the page here (replaced whole, never half-written)")
 
 
 COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
@@ -603,6 +614,7 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
     "show": history,
     "bundle": bundle_run,
     "tail": follow,
+    "report": history,
 }
 """Each subcommand's function; no subcommand runs :func:`main_job`."""
 

@@ -7,9 +7,11 @@ log a worker is writing, on an imported export, or on a bundle of one run.
 from sagas.history._bundle import BundleResult, bundle
 from sagas.history._errors import BundleExistsError, PositionOutOfRangeError, UnknownRunError
 from sagas.history._explain import explain
+from sagas.history._html import render_html, write_report
 from sagas.history._producers import EXTERNAL, TIMERS, producers
 from sagas.history._runs import STATUSES, RunSummary, list_runs, open_read_only, render_runs
 from sagas.history._show import causal_chain, show
+from sagas.history._steps import Step, actor_deaths, errors_of, steps_of
 from sagas.history._tail import POLL_S, LogFollower, TailOptions, check_types, tail, tail_line
 from sagas.history._timeline import Entry, Timeline, read_timeline
 
@@ -24,19 +26,25 @@ __all__ = [
     "LogFollower",
     "PositionOutOfRangeError",
     "RunSummary",
+    "Step",
     "TailOptions",
     "Timeline",
     "UnknownRunError",
+    "actor_deaths",
     "bundle",
     "causal_chain",
     "check_types",
+    "errors_of",
     "explain",
     "list_runs",
     "open_read_only",
     "producers",
     "read_timeline",
+    "render_html",
     "render_runs",
     "show",
+    "steps_of",
     "tail",
     "tail_line",
+    "write_report",
 ]

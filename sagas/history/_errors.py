@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from events import SagalogError
 
-__all__ = ["PositionOutOfRangeError", "UnknownRunError"]
+__all__ = ["PositionOutOfRangeError", "TimeOutOfRangeError", "UnknownRunError",
+           "UnknownSagaError"]
 
 
 class UnknownRunError(SagalogError, LookupError):
@@ -24,3 +25,22 @@ class PositionOutOfRangeError(SagalogError, LookupError):
                          if last else f"position {position} is not in the log (it is empty)")
         self.position = position
         self.last = last
+
+
+class TimeOutOfRangeError(SagalogError, LookupError):
+    """The log holds no record at or before the asked-for time."""
+
+    def __init__(self, moment: str, first: str | None) -> None:
+        super().__init__(f"no record at or before {moment} (the log begins at {first})"
+                         if first else f"no record at or before {moment} (the log is empty)")
+        self.moment = moment
+        self.first = first
+
+
+class UnknownSagaError(SagalogError, LookupError):
+    """No saga definition has the asked-for name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no saga named {name!r} (known: {', '.join(sorted(known))})")
+        self.name = name
+        self.known = known

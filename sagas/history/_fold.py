@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from events import Message
 from events.runtime import HandlerFailed
 from events.sagas import RetryStep, StepTimedOut
 from sagas._actor import KEEP_ENDED
@@ -26,7 +27,7 @@ from sagas._state import decide
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from events import Envelope, Event, Message
+    from events import Envelope, Event
     from sagas._definition import SagaDefinition
     from sagas._state import Decision, SagaState
 
@@ -44,9 +45,18 @@ class Folded:
 
 
 class SagaFold:
-    """Folds the records of a log into every saga of ``definitions``, one record at a time."""
+    """Folds the records of a log into every saga of ``definitions``, one record at a time.
 
-    def __init__(  # noqa: D417 - the arguments are the attributes documented below
+    Args:
+        definitions: the saga definitions by name.
+        configure: the definition one run was decided by, from the base definition and
+            the run's start (:func:`sagas.catalog.definition_of_run`); None uses the base.
+        on_evict: given each ended saga dropped to keep memory bounded.
+        keep_ended: how many ended sagas to keep (the saga actor keeps as many).
+
+    """
+
+    def __init__(
         self,
         definitions: Mapping[str, SagaDefinition],
         configure: Callable[[SagaDefinition, Event], SagaDefinition] | None = None,
@@ -63,7 +73,8 @@ class SagaFold:
         """The newest ended sagas, oldest first."""
         self._by_type: dict[str, list[SagaDefinition]] = {}
         for definition in self.definitions.values():
-            for kind in (*definition.event_types(), *_MACHINERY):
+            handled: list[type[Message]] = [*definition.event_types(), *_MACHINERY]
+            for kind in handled:
                 self._by_type.setdefault(kind.message_type, []).append(definition)
 
     @property
@@ -77,7 +88,8 @@ class SagaFold:
         for base in self._by_type.get(record.type, ()):
             data = record.data
             starts = isinstance(data, base.start)
-            saga_id = base.saga_id(data) if starts else record.correlation_id or ""
+            saga_id = (base.saga_id(data) if isinstance(data, base.start)
+                       else record.correlation_id or "")
             key = (base.name, saga_id)
             folded = self.running.get(key) or self.ended.get(key)
             if folded is None and not starts:

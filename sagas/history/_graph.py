@@ -84,7 +84,9 @@ def _entry(index: int, stage: Stage) -> str:
 
 def _stage(box: str, index: int, stage: Stage) -> list[str]:
     title = stage.name or f"stage {index + 1}"
-    lines = [f'  subgraph {box}["{_label(title)}"]']
+    # Without an explicit direction Mermaid lays a cluster out left to right, which
+    # stacks parallel steps; top-down puts them side by side, each undo under its step.
+    lines = [f'  subgraph {box}["{_label(title)}"]', "    direction TB"]
     for step in stage.steps:
         lines.append(f"    {_node(step)}")
         if isinstance(step, Step) and step.compensation is not None:

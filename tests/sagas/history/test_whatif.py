@@ -18,6 +18,7 @@ from sagas.catalog import DEFINITIONS, definition_of_run
 from sagas.history import SagaFold, what_if
 from sagas.orders import ORDER_SAGA
 from store import SyncEventStore, export_lines
+from tests.sagas.history.test_at import fingerprint
 from tests.sagas.test_master import run_pipeline
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
@@ -47,8 +48,10 @@ def _payment_failed(path: Path) -> set[str]:
 
 
 def test_the_current_code_decides_as_recorded_through_the_cli(showcase: Path) -> None:
-    """An unchanged log reports nothing, exit 0, and says how much it compared."""
+    """An unchanged log reports nothing, exit 0, says how much it compared, writes nothing."""
+    before = fingerprint(showcase)
     result = sagalog("what-if", "--db", str(showcase))
+    assert fingerprint(showcase) == before
     assert result.returncode == 0, result.stdout + result.stderr
     (line,) = result.stdout.splitlines()
     assert line.startswith("no decision would differ: checked ")

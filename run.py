@@ -32,6 +32,7 @@ from sagas.etl import (
     run_etl,
 )
 from sagas.history import (
+    ReadOnlyLog,
     UnknownSagaError,
     explain,
     list_runs,
@@ -467,7 +468,7 @@ def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
     if not Path(db).exists():
         msg = f"{db}: no such log"
         raise SagalogError(msg)
-    with SyncEventStore.open(db) as store:
+    with ReadOnlyLog(db) as store:
         progress = Progress("what-if", store.last_position())
         result = what_if(store, DEFINITIONS, progress.update, configure=definition_of_run)
     progress.done()
@@ -485,7 +486,7 @@ def state_of_sagas(db: str, arguments: argparse.Namespace) -> int:
         raise SagalogError(msg)
     position = (arguments.position if arguments.position is not None
                 else position_at(db, _parse_time(arguments.as_of, "--as-of")))
-    with SyncEventStore.open(db) as store:
+    with ReadOnlyLog(db) as store:
         progress = Progress("folding", position)
         rows = state_at(store, DEFINITIONS, position, progress.update,
                         configure=definition_of_run)

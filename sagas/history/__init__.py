@@ -15,6 +15,7 @@ from sagas.history._explain import explain
 from sagas.history._fold import Folded, SagaFold
 from sagas.history._graph import mermaid_flowchart, uncompensated
 from sagas.history._producers import EXTERNAL, TIMERS, producers
+from sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
 from sagas.history._runs import STATUSES, RunSummary, list_runs, open_read_only, render_runs
 from sagas.history._show import causal_chain, show
 from sagas.history._timeline import Entry, Timeline, read_timeline
@@ -28,7 +29,9 @@ __all__ = [
     "Difference",
     "Entry",
     "Folded",
+    "LogReaderProtocol",
     "PositionOutOfRangeError",
+    "ReadOnlyLog",
     "RunSummary",
     "SagaFold",
     "SagaRow",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from events import Event
     from sagas._definition import SagaDefinition
-    from store import SyncEventStore
+    from sagas.history._readonly import LogReaderProtocol
 
 __all__ = ["SagaRow", "position_at", "render_states", "state_at", "states_json"]
 
@@ -58,7 +58,7 @@ class SagaRow:
 
 
 def state_at(
-    store: SyncEventStore,
+    store: LogReaderProtocol,
     definitions: Mapping[str, SagaDefinition],
     position: int,
     progress: Callable[[int], None] | None = None,

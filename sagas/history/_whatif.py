@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from events import Envelope, Event, Message
     from sagas._definition import SagaDefinition
     from sagas._state import Decision
-    from store import SyncEventStore
+    from sagas.history._readonly import LogReaderProtocol
 
 __all__ = ["DecisionText", "Difference", "WhatIfReport", "what_if"]
 
@@ -193,7 +193,7 @@ def _text(decision: Decision) -> DecisionText:
 
 
 def what_if(
-    store: SyncEventStore,
+    store: LogReaderProtocol,
     definitions: Mapping[str, SagaDefinition],
     progress: Callable[[int], None] | None = None,
     *,

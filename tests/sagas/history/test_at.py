@@ -99,8 +99,16 @@ def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 def fingerprint(path: Path) -> list[str]:
-    return [hashlib.sha256(file.read_bytes()).hexdigest() if file.exists() else "-"
-            for file in (path, Path(f"{path}-wal"))]
+    """The log's bytes and its WAL's ("-" for no WAL or an empty one).
+
+    A read-only connection to a WAL database creates the empty ``-wal`` and ``-shm``
+    files SQLite needs to read it (``list`` does too), and closing the last read-write
+    connection deletes them: neither holds a record, so both count as no WAL.
+    """
+    wal = Path(f"{path}-wal")
+    return [hashlib.sha256(path.read_bytes()).hexdigest(),
+            hashlib.sha256(wal.read_bytes()).hexdigest()
+            if wal.exists() and wal.stat().st_size else "-"]
 
 
 def test_the_cli_by_position_and_by_time_reads_without_writing(log: Path) -> None:

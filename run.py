@@ -24,7 +24,7 @@ from loguru import logger
 from actors import Ledger, Runtime
 from actors.etl_server import serve_directory
 from events import SagalogError, enable_logging, registry
-from sagas.catalog import KINDS, definition_for
+from sagas.catalog import DEFINITIONS, KINDS, definition_for, definition_of_run
 from sagas.etl import (
     add_etl_workflow,
     manifest_lines,
@@ -32,17 +32,25 @@ from sagas.etl import (
     run_etl,
 )
 from sagas.history import (
+    ReadOnlyLog,
     TailOptions,
+    UnknownSagaError,
     actor_deaths,
     bundle,
     check_types,
     explain,
     list_runs,
+    mermaid_flowchart,
+    position_at,
     read_timeline,
     render_html,
     render_runs,
+    render_states,
     show,
+    state_at,
+    states_json,
     tail,
+    what_if,
     write_report,
 )
 from sagas.jobs import (
@@ -490,13 +498,58 @@ def follow(db: str, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_time(text: str) -> datetime:
+def _parse_time(text: str, flag: str = "--since") -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        msg = f"--since takes an ISO 8601 time such as 2026-11-22T10:00, not {text!r}"
+        msg = f"{flag} takes an ISO 8601 time such as 2026-11-22T10:00, not {text!r}"
         raise SagalogError(msg) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
+    """Replay every saga's inputs through the current code; 1 if any decision would differ."""
+    if not Path(db).exists():
+        msg = f"{db}: no such log"
+        raise SagalogError(msg)
+    with ReadOnlyLog(db) as store:
+        progress = Progress("what-if", store.last_position())
+        result = what_if(store, DEFINITIONS, progress.update, configure=definition_of_run)
+    progress.done()
+    print(result.text())
+    return 0 if result.ok else 1
+
+
+def state_of_sagas(db: str, arguments: argparse.Namespace) -> int:
+    """``at POSITION`` or ``at --as-of TIME``: every saga as it stood then."""
+    if not Path(db).exists():
+        msg = f"{db}: no such log"
+        raise SagalogError(msg)
+    if (arguments.position is None) == (arguments.as_of is None):
+        msg = "at takes a POSITION or --as-of TIME (exactly one of them)"
+        raise SagalogError(msg)
+    position = (arguments.position if arguments.position is not None
+                else position_at(db, _parse_time(arguments.as_of, "--as-of")))
+    with ReadOnlyLog(db) as store:
+        progress = Progress("folding", position)
+        rows = state_at(store, DEFINITIONS, position, progress.update,
+                        configure=definition_of_run)
+    progress.done()
+    print(states_json(rows, position) if arguments.format == "json"
+          else render_states(rows, position))
+    return 0
+
+
+def graph(_db: str, arguments: argparse.Namespace) -> int:
+    """A saga definition as a Mermaid flowchart; a warning per step nothing would undo."""
+    definition = DEFINITIONS.get(arguments.saga)
+    if definition is None:
+        raise UnknownSagaError(arguments.saga, list(DEFINITIONS))
+    text, warnings = mermaid_flowchart(definition)
+    print(text, end="")
+    for warning in warnings:
+        print(f"sagalog: warning: {warning}", file=sys.stderr)
+    return 0
 
 
 def add_failure_flags(command: argparse.ArgumentParser) -> None:
@@ -595,6 +648,14 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     reporting.add_argument("run_id", metavar="ID")
     reporting.add_argument("--html", required=True, metavar="FILE",
                            help="write the page here (replaced whole, never half-written)")
+    commands.add_parser("what-if", help="replay every saga through the current code; exit 1 "
+                                        "if a decision would differ (a CI check)")
+    at = commands.add_parser("at", help="the state of every saga as of a position or a time")
+    at.add_argument("position", type=int, nargs="?", metavar="POSITION")
+    at.add_argument("--as-of", metavar="TIME", help="the log as it stood at TIME (UTC)")
+    at.add_argument("--format", choices=("text", "json"), default="text")
+    drawing = commands.add_parser("graph", help="a saga definition as a Mermaid flowchart")
+    drawing.add_argument("saga", metavar="SAGA_NAME", help=f"one of {', '.join(DEFINITIONS)}")
 
 
 COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
@@ -615,6 +676,9 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
     "bundle": bundle_run,
     "tail": follow,
     "report": history,
+    "what-if": check_what_if,
+    "at": state_of_sagas,
+    "graph": graph,
 }
 """Each subcommand's function; no subcommand runs :func:`main_job`."""
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from events.master import MasterPipelineStarted
 from sagas.etl import ETL_SAGA
 from sagas.jobs import JOB_SAGA
-from sagas.master import master_saga
+from sagas.master import MASTER_SAGA_NAME, master_saga
 from sagas.orders import ORDER_SAGA
 from sagas.pipeline import PIPELINE_SAGA
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from events import Event
     from sagas._definition import SagaDefinition
 
-__all__ = ["DEFINITIONS", "KINDS", "definition_for"]
+__all__ = ["DEFINITIONS", "KINDS", "definition_for", "definition_of_run"]
 
 DEFINITIONS: Mapping[str, SagaDefinition] = MappingProxyType({
     saga.name: saga
@@ -39,3 +41,15 @@ KINDS: Mapping[str, str] = MappingProxyType({
 def definition_for(first_type: str) -> SagaDefinition | None:
     """The definition of runs whose first record has type ``first_type``, if built in."""
     return DEFINITIONS.get(KINDS.get(first_type, ""))
+
+
+def definition_of_run(definition: SagaDefinition, start: Event) -> SagaDefinition:
+    """The definition one run was decided by, given the run's start message.
+
+    The master pipeline's retry policies and fan-out cap come from each run's
+    configuration (its start event carries it), so the built-in master definition is
+    rebuilt from it; any other definition, or one the caller changed, is returned as is.
+    """
+    if definition is DEFINITIONS[MASTER_SAGA_NAME] and isinstance(start, MasterPipelineStarted):
+        return master_saga(start.config)
+    return definition

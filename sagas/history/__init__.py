@@ -4,16 +4,27 @@ Everything here only reads the log (a bundle is written to a new file): it works
 log a worker is writing, on an imported export, or on a bundle of one run.
 """
 
+from sagas.history._at import SagaRow, position_at, render_states, state_at, states_json
 from sagas.history._bundle import BundleResult, bundle
-from sagas.history._errors import BundleExistsError, PositionOutOfRangeError, UnknownRunError
+from sagas.history._errors import (
+    BundleExistsError,
+    PositionOutOfRangeError,
+    TimeOutOfRangeError,
+    UnknownRunError,
+    UnknownSagaError,
+)
 from sagas.history._explain import explain
+from sagas.history._fold import Folded, SagaFold
+from sagas.history._graph import mermaid_flowchart, uncompensated
 from sagas.history._html import render_html, write_report
 from sagas.history._producers import EXTERNAL, TIMERS, producers
+from sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
 from sagas.history._runs import STATUSES, RunSummary, list_runs, open_read_only, render_runs
 from sagas.history._show import causal_chain, show
 from sagas.history._steps import Step, actor_deaths, errors_of, steps_of
 from sagas.history._tail import POLL_S, LogFollower, TailOptions, check_types, tail, tail_line
 from sagas.history._timeline import Entry, Timeline, read_timeline
+from sagas.history._whatif import DecisionText, Difference, WhatIfReport, what_if
 
 __all__ = [
     "EXTERNAL",
@@ -22,14 +33,24 @@ __all__ = [
     "TIMERS",
     "BundleExistsError",
     "BundleResult",
+    "DecisionText",
+    "Difference",
     "Entry",
+    "Folded",
     "LogFollower",
+    "LogReaderProtocol",
     "PositionOutOfRangeError",
+    "ReadOnlyLog",
     "RunSummary",
+    "SagaFold",
+    "SagaRow",
     "Step",
     "TailOptions",
+    "TimeOutOfRangeError",
     "Timeline",
     "UnknownRunError",
+    "UnknownSagaError",
+    "WhatIfReport",
     "actor_deaths",
     "bundle",
     "causal_chain",
@@ -37,14 +58,21 @@ __all__ = [
     "errors_of",
     "explain",
     "list_runs",
+    "mermaid_flowchart",
     "open_read_only",
+    "position_at",
     "producers",
     "read_timeline",
     "render_html",
     "render_runs",
+    "render_states",
     "show",
+    "state_at",
+    "states_json",
     "steps_of",
     "tail",
     "tail_line",
+    "uncompensated",
+    "what_if",
     "write_report",
 ]

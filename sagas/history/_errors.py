@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from events import SagalogError
 
-__all__ = ["BundleExistsError", "PositionOutOfRangeError", "UnknownRunError"]
+__all__ = ["BundleExistsError", "PositionOutOfRangeError", "TimeOutOfRangeError", "UnknownRunError",
+           "UnknownSagaError"]
 
 
 class UnknownRunError(SagalogError, LookupError):
@@ -32,3 +33,22 @@ class BundleExistsError(SagalogError, FileExistsError):
     def __init__(self, path: str) -> None:
         super().__init__(f"{path} exists already (--force replaces it)")
         self.path = path
+
+
+class TimeOutOfRangeError(SagalogError, LookupError):
+    """The log holds no record at or before the asked-for time."""
+
+    def __init__(self, moment: str, first: str | None) -> None:
+        super().__init__(f"no record at or before {moment} (the log begins at {first})"
+                         if first else f"no record at or before {moment} (the log is empty)")
+        self.moment = moment
+        self.first = first
+
+
+class UnknownSagaError(SagalogError, LookupError):
+    """No saga definition has the asked-for name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no saga named {name!r} (known: {', '.join(sorted(known))})")
+        self.name = name
+        self.known = known

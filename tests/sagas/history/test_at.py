@@ -1,0 +1,143 @@
+"""``at``: every saga as it stood at a position or a time of a real order log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actors import Ledger, Runtime
+from sagas.catalog import DEFINITIONS
+from sagas.history import PositionOutOfRangeError, SagaRow, render_states, state_at
+from sagas.orders import FailurePlan, add_order_workflow, place_order
+from store import SyncEventStore
+
+RUN = Path(__file__).resolve().parents[3] / "run.py"
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two orders: o-1 completes; o-2's inventory fails, so its payment and shipping are undone."""
+    path = tmp_path_factory.mktemp("at") / "log.db"
+    with Ledger(f"{path}.ledger") as ledger, Runtime(str(path)) as runtime:
+        add_order_workflow(runtime, ledger, FailurePlan())
+        place_order(runtime, "o-1")
+        runtime.wait_until_idle(timeout=30)
+    with Ledger(f"{path}.ledger") as ledger, Runtime(str(path)) as runtime:
+        add_order_workflow(runtime, ledger, FailurePlan(always=frozenset({"inventory"})))
+        place_order(runtime, "o-2")
+        runtime.wait_until_idle(timeout=30)
+    return path
+
+
+def _position(path: Path, type_name: str, correlation: str) -> int:
+    with SyncEventStore.open(path) as store:
+        return next(record.position for record in store.read_correlation(correlation)
+                    if record.type == type_name)
+
+
+def _rows(path: Path, position: int) -> dict[str, SagaRow]:
+    with SyncEventStore.open(path) as store:
+        return {row.saga_id: row for row in state_at(store, DEFINITIONS, position)}
+
+
+def test_mid_run_a_saga_is_running_its_stage_with_each_step_status(log: Path) -> None:
+    """When stage 2's commands are issued, o-2 runs it: product done, the three running."""
+    rows = _rows(log, _position(log, "ChargePayment", "o-2"))
+    assert list(rows) == ["o-1", "o-2"]
+    assert rows["o-1"].status == "completed"
+    row = rows["o-2"]
+    assert (row.saga, row.status, row.stage, row.reason) == (
+        "order", "running", "payment, inventory, shipping", "")
+    assert row.steps == {"product": "succeeded", "payment": "running",
+                         "inventory": "running", "shipping": "running"}
+
+
+def test_after_a_failure_the_saga_is_compensating_and_says_why(log: Path) -> None:
+    failed_at = _position(log, "InventoryFailed", "o-2")
+    row = _rows(log, failed_at)["o-2"]
+    assert row.status == "compensating"
+    assert row.reason == f"inventory failed: InventoryFailed at {failed_at}"
+    assert row.steps["inventory"] == "failed"
+
+
+def test_at_the_end_every_saga_has_ended(log: Path) -> None:
+    with SyncEventStore.open(log) as store:
+        last = store.last_position()
+    rows = _rows(log, last)
+    assert rows["o-1"].status == "completed"
+    row = rows["o-2"]
+    assert (row.status, row.stage) == ("failed", "-")
+    assert row.steps == {"product": "succeeded", "payment": "compensated",
+                         "inventory": "failed", "shipping": "compensated"}
+    table = render_states(list(rows.values()), last)
+    assert table.splitlines()[0].split() == ["saga", "saga", "id", "status", "stage", "reason",
+                                             "steps"]
+    assert table.splitlines()[-1] == f"2 sagas as of position {last}: 0 in flight"
+
+
+def test_a_saga_started_after_the_position_is_not_shown(log: Path) -> None:
+    rows = _rows(log, _position(log, "OrderCompleted", "o-1"))
+    assert list(rows) == ["o-1"]
+
+
+def test_a_position_outside_the_log_is_refused(log: Path) -> None:
+    with SyncEventStore.open(log) as store:
+        last = store.last_position()
+        for position in (0, last + 1):
+            with pytest.raises(PositionOutOfRangeError, match=f"position {position} is not"):
+                state_at(store, DEFINITIONS, position)
+
+
+def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(RUN), "-q", *arguments], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def fingerprint(path: Path) -> list[str]:
+    """The log's bytes and its WAL's ("-" for no WAL or an empty one).
+
+    A read-only connection to a WAL database creates the empty ``-wal`` and ``-shm``
+    files SQLite needs to read it (``list`` does too), and closing the last read-write
+    connection deletes them: neither holds a record, so both count as no WAL.
+    """
+    wal = Path(f"{path}-wal")
+    return [hashlib.sha256(path.read_bytes()).hexdigest(),
+            hashlib.sha256(wal.read_bytes()).hexdigest()
+            if wal.exists() and wal.stat().st_size else "-"]
+
+
+def test_the_cli_by_position_and_by_time_reads_without_writing(log: Path) -> None:
+    """``at P --format json`` and ``at --as-of T`` agree with the fold; the log is untouched."""
+    before = fingerprint(log)
+    charged = _position(log, "ChargePayment", "o-2")
+    by_position = sagalog("at", str(charged), "--format", "json", "--db", str(log))
+    assert by_position.returncode == 0, by_position.stderr
+    document = json.loads(by_position.stdout)
+    assert document["position"] == charged
+    assert [s["status"] for s in document["sagas"]] == ["completed", "running"]
+    with SyncEventStore.open(log) as store:
+        moment = store.read_position(charged).recorded_at  # type: ignore[union-attr]
+        # The commands were appended in one transaction, so they share its time.
+        then = max(r.position for r in store.read_all() if r.recorded_at <= moment)
+    by_time = sagalog("at", "--as-of", moment.isoformat(), "--db", str(log))
+    assert by_time.returncode == 0, by_time.stderr
+    lines = by_time.stdout.splitlines()
+    assert lines[-1] == f"2 sagas as of position {then}: 1 in flight"
+    assert lines[2].split()[:3] == ["order", "o-2", "running"]
+    assert fingerprint(log) == before
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["at", "100000"], "position 100000 is not in the log (it holds 1 to"),
+    (["at", "--as-of", "2000-01-01"], "no record at or before 2000-01-01T00:00:00.000000+00:00"),
+])
+def test_bad_input_is_one_line_and_exit_2(log: Path, arguments: list[str], message: str) -> None:
+    result = sagalog(*arguments, "--db", str(log))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"sagalog: error: {message}")
+    assert result.stderr.count("\n") == 1

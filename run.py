@@ -208,14 +208,15 @@ def export(db: str, arguments: argparse.Namespace) -> int:
             and (arguments.to is None or position <= arguments.to)
         )
 
+    filtered = (arguments.correlation, arguments.stream, arguments.to) != (None, None, None)
     with SyncEventStore.open(db) as store:
         total = store.last_position()
         progress = Progress("exporting", total)
         out = sys.stdout
-        for line in export_lines(store, keep=keep, from_position=arguments.from_position,
+        for line in export_lines(store, keep=keep if filtered else None,
+                                 from_position=arguments.from_position,
                                  progress=progress.update):
-            out.write(line)
-            out.write("\n")
+            out.write(f"{line}\n")
         progress.done()
     return 0
 

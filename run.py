@@ -31,7 +31,7 @@ from sagas.etl import (
     resume_etl,
     run_etl,
 )
-from sagas.history import explain, list_runs, read_timeline, render_runs, show
+from sagas.history import explain, list_runs, newest_runs, read_timeline, render_runs, show
 from sagas.jobs import (
     add_jobs_workflow,
     jobs_summary,
@@ -421,8 +421,9 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     command = arguments.command
     if command == "list":
         since = _parse_time(arguments.since) if arguments.since else None
-        runs = list_runs(db, KINDS, status=arguments.status, kind=arguments.kind, since=since)
-        print(render_runs(runs, arguments.limit))
+        runs, total = newest_runs(db, KINDS, max(arguments.limit, 0), status=arguments.status,
+                                  kind=arguments.kind, since=since)
+        print(render_runs(runs, arguments.limit, total=total))
         return 0
     with SyncEventStore.open(db) as store:
         if command == "show":

@@ -7,7 +7,14 @@ export, or on a bundle of one run.
 from sagas.history._errors import PositionOutOfRangeError, UnknownRunError
 from sagas.history._explain import explain
 from sagas.history._producers import EXTERNAL, TIMERS, producers
-from sagas.history._runs import STATUSES, RunSummary, list_runs, open_read_only, render_runs
+from sagas.history._runs import (
+    STATUSES,
+    RunSummary,
+    list_runs,
+    newest_runs,
+    open_read_only,
+    render_runs,
+)
 from sagas.history._show import causal_chain, show
 from sagas.history._timeline import Entry, Timeline, read_timeline
 
@@ -23,6 +30,7 @@ __all__ = [
     "causal_chain",
     "explain",
     "list_runs",
+    "newest_runs",
     "open_read_only",
     "producers",
     "read_timeline",

@@ -2,12 +2,12 @@
 
 The store keeps one row per run (correlation id) in its runs table, in the same
 transaction as the records, so listing reads one row per run: 76,000 runs of a
-1,000,000-record log in about 0.1 s, where aggregating every record took 1.4-2 s
-(``bench/history_bench.py``). A log written by an older sagalog has no runs table until
-its next append; it is listed with the same aggregate over the correlation index. The
-first record names the kind (the saga whose start it is), the last saga decision gives
-the status. The query runs on a read-only connection, so listing cannot write to a log a
-worker is writing.
+1,000,000-record log in 0.15 s (the default listing reads only the newest 100), where
+aggregating every record took 1.4-2 s (``bench/history_bench.py``). A log written by an
+older sagalog has no runs table until its next append; it is listed with the same
+aggregate over the correlation index. The first record names the kind (the saga whose
+start it is), the last saga decision gives the status. The query runs on a read-only
+connection, so listing cannot write to a log a worker is writing.
 """
 
 from __future__ import annotations
@@ -188,12 +188,16 @@ def _where(kinds: Mapping[str, str], status: str | None, kind: str | None,
 def _summaries(rows: Iterable[tuple[Any, ...]], kinds: Mapping[str, str], status: str | None,
                kind: str | None, since: datetime | None) -> list[RunSummary]:
     runs = []
-    parse = _Times()
+    times = _Times()
+    new = object.__new__
     for run_id, events, first, first_type, started, ended, last_type, decided, rule in rows:
-        summary = RunSummary(
+        # The dataclass's frozen __init__ sets each field through object.__setattr__:
+        # filling __dict__ at once halves the cost of a row (76,000 runs: 0.2 s -> 0.1 s).
+        summary = new(RunSummary)
+        summary.__dict__.update(
             run_id=run_id, kind=kinds.get(first_type, first_type),
-            status=_status(decided, rule, last_type), started=parse(started),
-            ended=parse(ended), events=events, first_position=first,
+            status=_status(decided, rule, last_type), started=times[started],
+            ended=times[ended], events=events, first_position=first,
         )
         if ((status is None or summary.status == status)
                 and (kind is None or summary.kind == kind)
@@ -208,9 +212,6 @@ class _Times(dict[str, datetime]):
     def __missing__(self, text: str) -> datetime:
         moment = self[text] = datetime.fromisoformat(text)
         return moment
-
-    def __call__(self, text: str) -> datetime:
-        return self[text]
 
 
 def _status(decided: int | None, rule: str | None, last_type: str) -> str:

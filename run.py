@@ -41,6 +41,7 @@ from sagas.history import (
     explain,
     list_runs,
     mermaid_flowchart,
+    newest_runs,
     position_at,
     read_timeline,
     render_html,
@@ -229,14 +230,15 @@ def export(db: str, arguments: argparse.Namespace) -> int:
             and (arguments.to is None or position <= arguments.to)
         )
 
+    filtered = (arguments.correlation, arguments.stream, arguments.to) != (None, None, None)
     with SyncEventStore.open(db) as store:
         total = store.last_position()
         progress = Progress("exporting", total)
         out = sys.stdout
-        for line in export_lines(store, keep=keep, from_position=arguments.from_position,
+        for line in export_lines(store, keep=keep if filtered else None,
+                                 from_position=arguments.from_position,
                                  progress=progress.update):
-            out.write(line)
-            out.write("\n")
+            out.write(f"{line}\n")
         progress.done()
     return 0
 
@@ -441,8 +443,9 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     command = arguments.command
     if command == "list":
         since = _parse_time(arguments.since) if arguments.since else None
-        runs = list_runs(db, KINDS, status=arguments.status, kind=arguments.kind, since=since)
-        print(render_runs(runs, arguments.limit))
+        runs, total = newest_runs(db, KINDS, max(arguments.limit, 0), status=arguments.status,
+                                  kind=arguments.kind, since=since)
+        print(render_runs(runs, arguments.limit, total=total))
         return 0
     with SyncEventStore.open(db) as store:
         if command == "show":

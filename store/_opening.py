@@ -31,8 +31,13 @@ def connect(path: str) -> sqlite3.Connection:
         raise translate(error, "opening", path=path) from error
 
 
-def prepare(connection: sqlite3.Connection, path: str, durability: str) -> None:
-    """Refuse a file that is not ours, then set WAL, durability and the schema."""
+def prepare(connection: sqlite3.Connection, path: str, durability: str) -> int:
+    """Refuse a file that is not ours, then set WAL, durability and the schema.
+
+    Returns the file's schema version. A new file gets the current schema; an older
+    one is left as it is, for the writer to upgrade in its first write transaction
+    (:func:`store._schema.upgrade_statements`), so opening never writes to a log.
+    """
     try:
         # One read transaction, so the three answers come from one snapshot even while
         # another process is creating the schema (it stamps the ids in the same commit).
@@ -64,11 +69,13 @@ def prepare(connection: sqlite3.Connection, path: str, durability: str) -> None:
         if path != ":memory:":
             _retry_locked(connection, lambda: connection.execute("PRAGMA journal_mode = WAL"))
         connection.execute(f"PRAGMA synchronous = {SYNCHRONOUS[durability]}")
-        if user_version < SCHEMA_VERSION:
+        if user_version == 0:
             _retry_locked(connection, lambda: connection.executescript(create_script()))
+            user_version = _pragma(connection, "user_version")
     except sqlite3.Error as error:
         _rollback(connection)
         raise translate(error, "opening", path=path) from error
+    return user_version
 
 
 def _pragma(connection: sqlite3.Connection, name: str) -> int:

@@ -13,13 +13,16 @@ Importing the same file again appends nothing (identical records under known ids
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from events import ENVELOPE_FIELDS, MessageError, Registry
 from store._append import AppendRequest
+from store._blocking import Query, direct_reader
 from store._errors import (
     EventIdConflictError,
     InvalidStreamIdError,
@@ -27,6 +30,7 @@ from store._errors import (
     WrongExpectedVersionError,
 )
 from store._ids import check_id
+from store._schema import COLUMNS
 
 if TYPE_CHECKING:
     from events import Message
@@ -65,27 +69,112 @@ def export_lines(
     from_position: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[str]:
-    """The log as JSON lines (no newline), streamed a page at a time."""
+    """The log as JSON lines (no newline), streamed a page at a time.
+
+    Pages are read on the calling thread through a connection of its own (as a
+    blocking subscription reads), not through the store's loop: the hop to the reader
+    thread and back cost a quarter of the time. Without ``keep``, a record whose stored
+    data is already in the form the line would hold (see :func:`_canonical`) is copied
+    without parsing it: that round trip was two thirds of the cost of a line.
+    ``bench/history_bench.py`` (1,000,000 records): 42,000 lines/s before, 110,000-118,000 after.
+    (Building the lines in SQL with ``json_quote`` and ``||`` measured 1.7x slower.)
+    """
+    memory = store.store.path == ":memory:"
+    query, close = _through(store) if memory else direct_reader(store.store.path)
     position = max(from_position, 1)
     count = 0
-    while True:
-        rows = store.call(store.store.read_rows(position, _PAGE))
-        for row in rows:
-            record = {
-                "position": row[0], "stream_id": row[1], "stream_version": row[2],
-                "event_id": str(UUID(bytes=row[3])), "type": row[4], "version": row[5],
-                "recorded_at": row[6], "correlation_id": row[7],
-                "causation_id": None if row[8] is None else str(UUID(bytes=row[8])),
-                "data": json.loads(row[9]),
-            }
-            if keep is None or keep(record):
-                yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        count += len(rows)
-        if progress is not None:
-            progress(count)
-        if len(rows) < _PAGE:
-            return
-        position = rows[-1][0] + 1
+    try:
+        while True:
+            rows = query(_ROWS, (position, _PAGE))
+            if keep is None:
+                yield from map(_line, rows)
+            else:
+                for row in rows:
+                    record = _record(row)
+                    if keep(record):
+                        yield _ENCODER.encode(record)
+            count += len(rows)
+            if progress is not None:
+                progress(count)
+            if len(rows) < _PAGE:
+                return
+            position = rows[-1][0] + 1
+    finally:
+        close()
+
+
+def _through(store: SyncEventStore) -> tuple[Query, Callable[[], None]]:
+    """Pages of an in-memory store, which only its writer thread can read."""
+
+    def query(_sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return store.call(store.store.read_rows(*params))
+
+    return query, lambda: None
+
+
+_ROWS = f"SELECT {COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"  # noqa: S608
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""What ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` uses, built once."""
+_string = encode_basestring
+_ODD_ESCAPE = re.compile(r'\\(?!["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))')
+"""An escape ``_ENCODER`` spells otherwise: a slash, a letter or a newline as ``\\u...``."""
+_NOT_CANONICAL = re.compile(r"[^{}\[\]:,0-9.-]|-0(?!\.)")
+_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+def _record(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "position": row[0], "stream_id": row[1], "stream_version": row[2],
+        "event_id": _uuid(row[3]), "type": row[4], "version": row[5],
+        "recorded_at": row[6], "correlation_id": row[7],
+        "causation_id": None if row[8] is None else _uuid(row[8]),
+        "data": json.loads(row[9]),
+    }
+
+
+def _line(row: tuple[Any, ...]) -> str:
+    """``_ENCODER.encode(_record(row))``, the same text, without parsing canonical data."""
+    position, stream_id, version_in_stream, event_id, type_name, version, recorded_at, \
+        correlation_id, causation_id, data = row[:10]
+    if not _canonical(data):
+        data = _ENCODER.encode(json.loads(data))
+    correlation = "null" if correlation_id is None else _string(correlation_id)
+    cause = "null" if causation_id is None else f'"{_uuid(causation_id)}"'
+    return (f'{{"position":{position},"stream_id":{_string(stream_id)},'
+            f'"stream_version":{version_in_stream},"event_id":"{_uuid(event_id)}",'
+            f'"type":{_string(type_name)},"version":{version},'
+            f'"recorded_at":{_string(recorded_at)},"correlation_id":{correlation},'
+            f'"causation_id":{cause},"data":{data}}}')
+
+
+def _canonical(data: str) -> bool:
+    """Whether ``json.loads`` then ``_ENCODER`` would give ``data`` back unchanged.
+
+    True only when, with the strings taken out, what is left holds nothing but
+    brackets, separators, the three literals, integers (no negative zero) and floats
+    spelled as ``repr`` spells them: no whitespace, no exponents (encoders spell those
+    differently), and every escape in the strings spelled as ``_ENCODER`` spells it.
+    Texts written by :func:`events.encode` never repeat a key; one repeated behind the
+    store's back is exported as stored.
+    """
+    if "\\" in data:
+        if _ODD_ESCAPE.search(data) is not None:
+            return False
+        # Escapes are read in pairs from the left: with them gone, quotes delimit strings.
+        data = data.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(data.split('"')[::2])
+    outside = outside.replace("true", "").replace("false", "").replace("null", "")
+    if _NOT_CANONICAL.search(outside) is not None:
+        return False
+    return "." not in outside or all(
+        repr(float(number)) == number for number in _FLOAT.findall(outside)
+    )
+
+
+def _uuid(raw: bytes) -> str:
+    """``str(UUID(bytes=raw))`` at a fifth of the cost."""
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def parse_lines(lines: Iterable[str], registry: Registry) -> list[ImportLine]:

@@ -41,7 +41,7 @@ from store._chain import GENESIS
 from store._errors import StoreClosedError, StoreError, translate
 from store._opening import connect, prepare
 from store._resolve import BatchState, Pending, Row, resolve
-from store._schema import COLUMNS
+from store._schema import COLUMNS, DECISION_TYPE, SCHEMA_VERSION, upgrade_statements
 from store._signal import CommitSignal
 
 __all__ = ["GATHER_WINDOW_S", "Outcome", "Writer", "WriterStats"]
@@ -106,6 +106,7 @@ class Writer:
         self._queue: SimpleQueue[_Append | _Job | object] = SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sagalog-writer", daemon=True)
         self._connection: sqlite3.Connection | None = None
+        self._version = SCHEMA_VERSION
         self._closed = False
         self._committed: tuple[list[Row], list[Message]] = ([], [])
         self.on_commit: Callable[[], None] = lambda: None
@@ -125,7 +126,7 @@ class Writer:
     def _open(self, _: sqlite3.Connection | None) -> None:
         connection = connect(self._path)
         try:
-            prepare(connection, self._path, self._durability)
+            self._version = prepare(connection, self._path, self._durability)
         except BaseException:
             connection.close()
             raise
@@ -297,6 +298,8 @@ class Writer:
         if not connection.in_transaction:  # _gather may have begun it already
             _begin(connection)
         try:
+            if self._version < SCHEMA_VERSION:
+                self._version = _upgrade(connection)
             pendings = [item.pending for item in batch]
             state = _load_state(connection, pendings, look_up_ids=isolated)
             recorded_at = self._now()
@@ -308,6 +311,7 @@ class Writer:
             else:
                 outcomes = _write_together(connection, batch, state, recorded_at, rows,
                                            messages)
+            _summarise(connection, rows, messages)
             connection.execute("COMMIT")
             self._committed = (rows, messages)
         except BaseException:
@@ -429,6 +433,64 @@ def _state_query(streams: int) -> str:
         "(SELECT id, (SELECT max(stream_version) FROM events WHERE stream_id = s.id) AS v "
         "FROM s) WHERE v IS NOT NULL)"
     )
+
+
+def _upgrade(connection: sqlite3.Connection) -> int:
+    """Bring the file to the current schema inside the open write transaction.
+
+    Reads the version again under the write lock: another process may have upgraded
+    the file since this one opened it.
+    """
+    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    if version < SCHEMA_VERSION:
+        for statement in upgrade_statements(version):
+            connection.execute(statement)
+        logger.bind(schema=SCHEMA_VERSION).info(
+            "sagalog store: upgraded the file from schema version {}", version)
+    return SCHEMA_VERSION
+
+
+_RUN_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_RUNS_PER_UPSERT = 500  # 5,000 bound values
+_RUN_UPSERT = (
+    "INSERT INTO runs (first_position, correlation_id, first_type, started, last_position, "
+    "last_type, ended, events, decided, rule) VALUES {} "
+    "ON CONFLICT (correlation_id) DO UPDATE SET last_position = excluded.last_position, "
+    "last_type = excluded.last_type, ended = excluded.ended, "
+    "events = events + excluded.events, decided = coalesce(excluded.decided, decided), "
+    "rule = CASE WHEN excluded.decided IS NULL THEN rule ELSE excluded.rule END"
+)
+
+
+def _summarise(connection: sqlite3.Connection, rows: list[Row], messages: list[Message]) -> None:
+    """Fold the batch's new rows into the runs table: one row per correlation id touched.
+
+    ``rows`` and ``messages`` are in step (the resolver adds both together). Measured on
+    ``bench/store_bench.py --only appends`` (no correlation ids: the loop alone) and
+    ``bench/orders_bench.py`` (one upsert per commit): see the commit that added it.
+    """
+    runs: dict[str, list[Any]] = {}
+    for row, message in zip(rows, messages, strict=True):
+        correlation_id = row[7]
+        if correlation_id is None:
+            continue
+        run = runs.get(correlation_id)
+        if run is None:
+            run = runs[correlation_id] = [row[0], correlation_id, row[4], row[6], 0, "", "",
+                                          0, None, None]
+        run[4], run[5], run[6] = row[0], row[4], row[6]
+        run[7] += 1
+        if row[4] == DECISION_TYPE:
+            run[8], run[9] = row[0], getattr(message, "rule", None)
+    values = list(runs.values())
+    for start in range(0, len(values), _RUNS_PER_UPSERT):
+        chunk = values[start : start + _RUNS_PER_UPSERT]
+        connection.execute(_run_upsert_sql(len(chunk)), [v for run in chunk for v in run])
+
+
+@functools.lru_cache(maxsize=64)
+def _run_upsert_sql(count: int) -> str:
+    return _RUN_UPSERT.format(",".join([_RUN_MARKS] * count))
 
 
 def _insert(connection: sqlite3.Connection, rows: list[Row]) -> None:

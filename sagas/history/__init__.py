@@ -19,7 +19,14 @@ from sagas.history._graph import mermaid_flowchart, uncompensated
 from sagas.history._html import render_html, write_report
 from sagas.history._producers import EXTERNAL, TIMERS, producers
 from sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
-from sagas.history._runs import STATUSES, RunSummary, list_runs, open_read_only, render_runs
+from sagas.history._runs import (
+    STATUSES,
+    RunSummary,
+    list_runs,
+    newest_runs,
+    open_read_only,
+    render_runs,
+)
 from sagas.history._show import causal_chain, show
 from sagas.history._steps import Step, actor_deaths, errors_of, steps_of
 from sagas.history._tail import POLL_S, LogFollower, TailOptions, check_types, tail, tail_line
@@ -59,6 +66,7 @@ __all__ = [
     "explain",
     "list_runs",
     "mermaid_flowchart",
+    "newest_runs",
     "open_read_only",
     "position_at",
     "producers",

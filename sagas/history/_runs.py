@@ -1,7 +1,11 @@
 """Every saga and run in a log, with kind, status, start, end, duration and size.
 
-One aggregate query over the correlation index answers it (0.6 s for 71,000 runs in
-1,000,000 records on the CI machine): the first record names the kind (the saga whose
+The store keeps one row per run (correlation id) in its runs table, in the same
+transaction as the records, so listing reads one row per run: 76,000 runs of a
+1,000,000-record log in 0.15 s (the default listing reads only the newest 100), where
+aggregating every record took 1.4-2 s (``bench/history_bench.py``). A log written by an
+older sagalog has no runs table until its next append; it is listed with the same
+aggregate over the correlation index. The first record names the kind (the saga whose
 start it is), the last saga decision gives the status. The query runs on a read-only
 connection, so listing cannot write to a log a worker is writing.
 """
@@ -10,16 +14,16 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from events import SagalogError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
-__all__ = ["STATUSES", "RunSummary", "list_runs", "open_read_only", "render_runs"]
+__all__ = ["STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only", "render_runs"]
 
 _ENDING = {"complete": "completed", "fail": "failed", "end": "ended",
            "escalate": "manual_review"}
@@ -39,6 +43,13 @@ JOIN events AS f ON f.position = g.first
 JOIN events AS l ON l.position = g.last
 ORDER BY g.first
 """
+_SUMMARY_COLUMNS = """
+SELECT correlation_id, events, first_position, first_type, started, ended, last_type,
+       decided, rule
+FROM runs"""
+_SUMMARY = f"{_SUMMARY_COLUMNS} ORDER BY first_position"
+_SUMMARY_SINCE = 2
+"""The schema version (``PRAGMA user_version``) from which a log has the runs table."""
 
 
 @dataclass(frozen=True)
@@ -97,21 +108,96 @@ def list_runs(
         since: only runs started at or after this time.
 
     """
-    if status is not None and status not in STATUSES:
-        msg = f"--status must be one of {', '.join(STATUSES)}, not {status!r}"
-        raise SagalogError(msg)
+    _check_status(status)
+    connection = open_read_only(path)
+    try:
+        query = _SUMMARY if _has_summary(connection) else _QUERY
+        rows = connection.execute(query).fetchall()
+    finally:
+        connection.close()
+    return _summaries(rows, kinds or {}, status, kind, since)
+
+
+def newest_runs(
+    path: str | Path,
+    kinds: Mapping[str, str] | None = None,
+    limit: int = 0,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+) -> tuple[list[RunSummary], int]:
+    """The newest ``limit`` runs (all with 0) that match, oldest first, and how many match.
+
+    What ``list`` shows: on a log with the runs table the filters and the count run in
+    SQLite and only the shown runs are read into Python, so the default listing costs
+    the same on any size of log. Arguments as :func:`list_runs`.
+    """
+    _check_status(status)
     kinds = kinds or {}
     connection = open_read_only(path)
     try:
-        rows = connection.execute(_QUERY).fetchall()
+        if not _has_summary(connection):
+            runs = _summaries(connection.execute(_QUERY).fetchall(), kinds, status, kind, since)
+            return (runs[-limit:] if limit else runs), len(runs)
+        where, params = _where(kinds, status, kind, since)
+        connection.execute("BEGIN")  # one snapshot for the count and the page
+        count = f"SELECT count(*) FROM runs{where}"  # noqa: S608 - placeholders only
+        total = connection.execute(count, params).fetchone()[0]
+        rows = connection.execute(f"{_SUMMARY_COLUMNS}{where} ORDER BY first_position DESC "
+                                  "LIMIT ?", (*params, limit or -1)).fetchall()
+        connection.execute("COMMIT")
     finally:
         connection.close()
+    return _summaries(reversed(rows), kinds, None, None, None), total
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in STATUSES:
+        msg = f"--status must be one of {', '.join(STATUSES)}, not {status!r}"
+        raise SagalogError(msg)
+
+
+def _has_summary(connection: sqlite3.Connection) -> bool:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0]) >= _SUMMARY_SINCE
+
+
+def _where(kinds: Mapping[str, str], status: str | None, kind: str | None,
+           since: datetime | None) -> tuple[str, list[object]]:
+    """The SQL twin of the filters of :func:`_summaries` (tests hold them equal)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if status is not None:
+        endings = " ".join("WHEN ? THEN ?" for _ in _ENDING)
+        refusals = ",".join("?" * len(_REFUSALS))
+        clauses.append(f"(CASE WHEN decided IS NULL THEN CASE WHEN last_type IN ({refusals}) "
+                       f"THEN 'rejected' ELSE 'recorded' END "
+                       f"ELSE CASE rule {endings} ELSE 'running' END END) = ?")
+        params += [*sorted(_REFUSALS), *(v for item in _ENDING.items() for v in item), status]
+    if kind is not None:
+        starts = [start for start, name in kinds.items() if name == kind]
+        clauses.append(f"(first_type IN ({','.join('?' * len(starts))}) OR (first_type = ? "
+                       f"AND first_type NOT IN ({','.join('?' * len(kinds))})))")
+        params += [*starts, kind, *kinds]
+    if since is not None:  # recorded_at is always UTC with microseconds: text order is time order
+        clauses.append("started >= ?")
+        params.append(since.astimezone(UTC).isoformat(timespec="microseconds"))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _summaries(rows: Iterable[tuple[Any, ...]], kinds: Mapping[str, str], status: str | None,
+               kind: str | None, since: datetime | None) -> list[RunSummary]:
     runs = []
+    times = _Times()
+    new = object.__new__
     for run_id, events, first, first_type, started, ended, last_type, decided, rule in rows:
-        summary = RunSummary(
+        # The dataclass's frozen __init__ sets each field through object.__setattr__:
+        # filling __dict__ at once halves the cost of a row (76,000 runs: 0.2 s -> 0.1 s).
+        summary = new(RunSummary)
+        summary.__dict__.update(
             run_id=run_id, kind=kinds.get(first_type, first_type),
-            status=_status(decided, rule, last_type), started=datetime.fromisoformat(started),
-            ended=datetime.fromisoformat(ended), events=events, first_position=first,
+            status=_status(decided, rule, last_type), started=times[started],
+            ended=times[ended], events=events, first_position=first,
         )
         if ((status is None or summary.status == status)
                 and (kind is None or summary.kind == kind)
@@ -120,27 +206,40 @@ def list_runs(
     return runs
 
 
+class _Times(dict[str, datetime]):
+    """``datetime.fromisoformat`` remembered: the records of one commit share their time."""
+
+    def __missing__(self, text: str) -> datetime:
+        moment = self[text] = datetime.fromisoformat(text)
+        return moment
+
+
 def _status(decided: int | None, rule: str | None, last_type: str) -> str:
     if decided is None:
         return "rejected" if last_type in _REFUSALS else "recorded"
     return _ENDING.get(rule or "", "running")
 
 
-def render_runs(runs: list[RunSummary], limit: int = 0) -> str:
-    """A readable table, newest last; with ``limit``, only the newest ``limit``."""
+def render_runs(runs: list[RunSummary], limit: int = 0, *, total: int | None = None) -> str:
+    """A readable table, newest last; with ``limit``, only the newest ``limit``.
+
+    ``total`` is how many runs matched when ``runs`` holds only the newest of them (see
+    :func:`newest_runs`); by default, ``len(runs)``.
+    """
+    total = len(runs) if total is None else total
     shown = runs[-limit:] if limit else runs
     width = min(64, max([len(run.run_id) for run in shown] + [3]))
     header = (f"{'run':<{width}} {'kind':<18} {'status':<14} {'started (UTC)':<23} "
               f"{'duration':>10} {'events':>7}")
     lines = [header]
     for run in shown:
-        started = run.started.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        started = run.started.isoformat(" ", "milliseconds")[:23]  # 5x cheaper than strftime
         lines.append(f"{_cut(run.run_id, width):<{width}} {_cut(run.kind, 18):<18} "
                      f"{run.status:<14} "
                      f"{started:<23} {run.duration:>9.3f}s {run.events:>7}")
-    if len(shown) < len(runs):
-        lines.append(f"... and {len(runs) - len(shown)} older (--limit 0 shows all)")
-    lines.append(f"{len(runs)} runs")
+    if len(shown) < total:
+        lines.append(f"... and {total - len(shown)} older (--limit 0 shows all)")
+    lines.append(f"{total} runs")
     return "\n".join(lines)
 
 

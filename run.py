@@ -231,7 +231,7 @@ def export(db: str, arguments: argparse.Namespace) -> int:
         )
 
     filtered = (arguments.correlation, arguments.stream, arguments.to) != (None, None, None)
-    with SyncEventStore.open(db) as store:
+    with SyncEventStore.open(db, read_only=True) as store:
         total = store.last_position()
         progress = Progress("exporting", total)
         out = sys.stdout
@@ -263,7 +263,7 @@ def verify(db: str) -> int:
     if not Path(db).exists():
         msg = f"{db}: no such log"
         raise SagalogError(msg)
-    with SyncEventStore.open(db) as store:
+    with SyncEventStore.open(db, read_only=True) as store:
         progress = Progress("verifying", store.last_position())
         report_ = store.verify(progress.update)
     progress.done()
@@ -362,7 +362,7 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
         if not Path(db).exists():
             msg = f"{db}: no such log"
             raise SagalogError(msg)
-        with SyncEventStore.open(db) as store:
+        with SyncEventStore.open(db, read_only=True) as store:
             print("\n".join(manifest_lines(store)) or "the manifest is empty")
         return 0
     if arguments.config is None and not arguments.resume:
@@ -447,7 +447,7 @@ def history(db: str, arguments: argparse.Namespace) -> int:
                                   kind=arguments.kind, since=since)
         print(render_runs(runs, arguments.limit, total=total))
         return 0
-    with SyncEventStore.open(db) as store:
+    with SyncEventStore.open(db, read_only=True) as store:
         if command == "show":
             print(show(store, arguments.position))
             return 0

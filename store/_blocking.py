@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from store._errors import translate
-from store._opening import BUSY_TIMEOUT_S
+from store._opening import BUSY_TIMEOUT_S, read_only_uri
 from store._scan import scan_query, scan_result
 
 if TYPE_CHECKING:
@@ -38,10 +38,15 @@ def direct_reader(path: str) -> tuple[Query, Callable[[], None]]:
     After the closer has run, queries return no rows: a subscriber racing its own
     shutdown sees an empty log, not an error.
     """
-    connection = sqlite3.connect(
-        path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
-    )
-    connection.execute("PRAGMA query_only = ON")
+    # ``mode=ro``, not only ``query_only``: a read-write connection that happens to be the
+    # last one on the file checkpoints the WAL into the database as it closes.
+    try:
+        connection = sqlite3.connect(
+            read_only_uri(path), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as error:
+        raise translate(error, "opening a reader", path=path) from error
     lock = threading.Lock()
     closed = False
 

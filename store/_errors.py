@@ -21,6 +21,7 @@ __all__ = [
     "EventIdConflictError",
     "InvalidStreamIdError",
     "NotADatabaseError",
+    "ReadOnlyStoreError",
     "SchemaVersionError",
     "StoreClosedError",
     "StoreError",
@@ -70,6 +71,10 @@ class EventIdConflictError(StoreError):
 
 class StoreClosedError(StoreError):
     """The store was used after it was closed."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """Something tried to write to a store opened with ``read_only=True``; nothing was written."""
 
 
 class DatabaseError(StoreError):

@@ -11,19 +11,38 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from store._errors import NotADatabaseError, SchemaVersionError, translate
 from store._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
 
-__all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "connect", "prepare"]
+__all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "connect", "prepare", "read_only_uri"]
 
 SYNCHRONOUS: dict[str, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 BUSY_TIMEOUT_S = 60.0
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), usable on any thread."""
+def read_only_uri(path: str) -> str:
+    """The ``file:`` URI that opens ``path`` so SQLite refuses every write to it.
+
+    A read-only connection can neither change the database nor checkpoint its WAL
+    (closing the last read-write connection folds the WAL into the file and deletes it),
+    so a log is left byte-for-byte as it was, also while a worker is writing it.
+    """
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
+def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable on any thread.
+
+    ``read_only`` opens an existing file through :func:`read_only_uri`.
+    """
     try:
+        if read_only:
+            return sqlite3.connect(
+                read_only_uri(path), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
         return sqlite3.connect(
             path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
         )
@@ -31,12 +50,16 @@ def connect(path: str) -> sqlite3.Connection:
         raise translate(error, "opening", path=path) from error
 
 
-def prepare(connection: sqlite3.Connection, path: str, durability: str) -> int:
+def prepare(
+    connection: sqlite3.Connection, path: str, durability: str, *, read_only: bool = False
+) -> int:
     """Refuse a file that is not ours, then set WAL, durability and the schema.
 
     Returns the file's schema version. A new file gets the current schema; an older
     one is left as it is, for the writer to upgrade in its first write transaction
     (:func:`store._schema.upgrade_statements`), so opening never writes to a log.
+    ``read_only`` only checks: an empty file is refused (there is no log to read) and
+    neither the journal mode nor the schema is touched.
     """
     try:
         # One read transaction, so the three answers come from one snapshot even while
@@ -65,6 +88,11 @@ def prepare(connection: sqlite3.Connection, path: str, durability: str) -> int:
             f"this one reads up to version {SCHEMA_VERSION}. Upgrade sagalog to open it"
         )
         raise SchemaVersionError(msg, path=path)
+    if read_only:
+        if user_version == 0:
+            msg = "the file holds no sagalog log yet (it is empty); nothing to read"
+            raise NotADatabaseError(msg, path=path)
+        return user_version
     try:
         if path != ":memory:":
             _retry_locked(connection, lambda: connection.execute("PRAGMA journal_mode = WAL"))

@@ -28,10 +28,10 @@ from events import registry as default_registry
 from store._append import AppendRequest, Checkpoint, prepare
 from store._blocking import SyncSubscription, direct_reader
 from store._decode import decode_rows
-from store._errors import StoreClosedError, StoreError, translate
+from store._errors import NotADatabaseError, StoreClosedError, StoreError, translate
 from store._expected import ANY, ExpectedVersion
 from store._ids import check_id
-from store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS
+from store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS, read_only_uri
 from store._resolve import Pending
 from store._scan import scan_query, scan_result
 from store._schema import COLUMNS, check_file
@@ -73,6 +73,7 @@ class SqliteEventStore:
         registry: Registry,
         clock: Callable[[], datetime],
         poll_interval: float,
+        read_only: bool = False,
     ) -> None:
         """Use :meth:`open` or :meth:`connect`; this builds the store without opening it."""
         self.path = path
@@ -89,7 +90,9 @@ class SqliteEventStore:
         self._closed = False
         self.signal = CommitSignal()
         """Bumped by the writer thread after each commit; threads wait on it."""
-        self._writer = Writer(path, durability, self._now, self.signal)
+        self.read_only = read_only
+        """Opened with ``read_only=True``: appends raise, the file is never written."""
+        self._writer = Writer(path, durability, self._now, self.signal, read_only=read_only)
         self._writer.on_commit = self._committed
 
     async def _open(self) -> None:
@@ -102,7 +105,7 @@ class SqliteEventStore:
         if self._memory:
             return
         try:
-            self._reader = await _connect_reader(self.path, self.durability)
+            self._reader = await _connect_reader(self.path, self.durability, self.read_only)
         except BaseException:
             await asyncio.wrap_future(self._writer.close())
             raise
@@ -119,6 +122,7 @@ class SqliteEventStore:
         registry: Registry | None = None,
         clock: Callable[[], datetime] | None = None,
         poll_interval: float = 0.05,
+        read_only: bool = False,
     ) -> AsyncIterator[SqliteEventStore]:
         """Open (creating if needed) the store at ``path``; close it on exit.
 
@@ -129,9 +133,14 @@ class SqliteEventStore:
             clock: where ``recorded_at`` comes from (default: the system clock, UTC).
             poll_interval: how often a caught-up subscription looks for appends made by
                 other processes, in seconds.
+            read_only: open an existing log so that nothing can write to it: appends
+                and checkpoints raise :class:`ReadOnlyStoreError`, and closing does not
+                checkpoint the WAL, so the file stays byte-for-byte as it was (the
+                history commands read this way, also while a worker writes).
 
         Raises:
-            NotADatabaseError: the file is not an SQLite (or not a sagalog) database.
+            NotADatabaseError: the file is not an SQLite (or not a sagalog) database; read
+                only: the file is missing or empty.
             CorruptDatabaseError: the file is damaged or truncated.
             SchemaVersionError: the file was written by a newer sagalog.
             In each case the file is left byte-for-byte unchanged.
@@ -139,7 +148,7 @@ class SqliteEventStore:
         """
         store = await cls.connect(
             path, durability=durability, registry=registry, clock=clock,
-            poll_interval=poll_interval,
+            poll_interval=poll_interval, read_only=read_only,
         )
         try:
             yield store
@@ -155,17 +164,20 @@ class SqliteEventStore:
         registry: Registry | None = None,
         clock: Callable[[], datetime] | None = None,
         poll_interval: float = 0.05,
+        read_only: bool = False,
     ) -> SqliteEventStore:
         """Open the store without a context manager; the caller must :meth:`close` it."""
         name = str(path)
         if durability not in SYNCHRONOUS:
             msg = f"durability must be 'full', 'normal' or 'off', not {durability!r}"
             raise StoreError(msg)
+        if read_only:
+            _check_readable(name)
         if name != ":memory:":
             check_file(name)
         store = cls(
             name, durability=durability, registry=registry or default_registry,
-            clock=clock or _utc_now, poll_interval=poll_interval,
+            clock=clock or _utc_now, poll_interval=poll_interval, read_only=read_only,
         )
         await store._open()
         logger.bind(store=name).debug("sagalog store opened ({} durability)", durability)
@@ -561,10 +573,20 @@ def _check_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
     return Checkpoint(name, position)
 
 
-async def _connect_reader(path: str, durability: str) -> aiosqlite.Connection:
+def _check_readable(path: str) -> None:
+    """A read-only store needs a log file that exists: there is nothing to create."""
+    if path == ":memory:":
+        msg = "a read-only store needs a file; ':memory:' would always be empty"
+        raise StoreError(msg)
+    if not Path(path).is_file():
+        raise NotADatabaseError("no such log file (read-only: nothing is created)", path=path)
+
+
+async def _connect_reader(path: str, durability: str, read_only: bool) -> aiosqlite.Connection:  # noqa: FBT001
     try:
         reader = await aiosqlite.connect(
-            path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+            read_only_uri(path) if read_only else path, uri=read_only, isolation_level=None,
+            timeout=BUSY_TIMEOUT_S, check_same_thread=False,
         )
     except sqlite3.Error as error:
         raise translate(error, "opening the reader", path=path) from error

@@ -63,15 +63,20 @@ class SyncEventStore:
         registry: Registry | None = None,
         clock: Callable[[], datetime] | None = None,
         poll_interval: float = 0.05,
+        read_only: bool = False,
     ) -> SyncEventStore:
-        """Start the owner thread and open the store on it; raises what the store raises."""
+        """Start the owner thread and open the store on it; raises what the store raises.
+
+        ``read_only`` opens an existing log that nothing may write to (see
+        :meth:`SqliteEventStore.open`).
+        """
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="sagalog-store", daemon=True)
         thread.start()
         future = asyncio.run_coroutine_threadsafe(
             SqliteEventStore.connect(
                 path, durability=durability, registry=registry, clock=clock,
-                poll_interval=poll_interval,
+                poll_interval=poll_interval, read_only=read_only,
             ),
             loop,
         )
@@ -95,6 +100,11 @@ class SyncEventStore:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
             self.loop.close()
+
+    @property
+    def read_only(self) -> bool:
+        """Opened with ``read_only=True``: nothing can be written through it."""
+        return self.store.read_only
 
     def __enter__(self) -> Self:
         return self

@@ -38,7 +38,7 @@ from loguru import logger
 
 from events import Envelope, Message
 from store._chain import GENESIS
-from store._errors import StoreClosedError, StoreError, translate
+from store._errors import ReadOnlyStoreError, StoreClosedError, StoreError, translate
 from store._opening import connect, prepare
 from store._resolve import BatchState, Pending, Row, resolve
 from store._schema import COLUMNS, DECISION_TYPE, SCHEMA_VERSION, upgrade_statements
@@ -97,9 +97,16 @@ class Writer:
     """The single writer of one store: its thread, its queue, its transactions."""
 
     def __init__(
-        self, path: str, durability: str, now: Callable[[], str], signal: CommitSignal
+        self,
+        path: str,
+        durability: str,
+        now: Callable[[], str],
+        signal: CommitSignal,
+        *,
+        read_only: bool = False,
     ) -> None:
         self._path = path
+        self._read_only = read_only
         self._signal = signal
         self._durability = durability
         self._now = now
@@ -124,9 +131,11 @@ class Writer:
         return self.run(self._open)
 
     def _open(self, _: sqlite3.Connection | None) -> None:
-        connection = connect(self._path)
+        connection = connect(self._path, read_only=self._read_only)
         try:
-            self._version = prepare(connection, self._path, self._durability)
+            self._version = prepare(
+                connection, self._path, self._durability, read_only=self._read_only
+            )
         except BaseException:
             connection.close()
             raise
@@ -153,6 +162,7 @@ class Writer:
     def submit(self, pending: Pending) -> Future[Outcome]:
         """Queue ``pending`` from any thread; the future resolves after COMMIT."""
         self._check_open()
+        self._check_writable()
         future: Future[Outcome] = Future()
         self._queue.put(_Append(pending, future=future))
         return future
@@ -160,6 +170,7 @@ class Writer:
     def submit_async(self, pending: Pending) -> asyncio.Future[Outcome]:
         """Queue ``pending`` from a coroutine; await the result on the caller's loop."""
         self._check_open()
+        self._check_writable()
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Outcome] = loop.create_future()
         self._queue.put(_Append(pending, loop=loop, waiter=waiter))
@@ -177,6 +188,11 @@ class Writer:
         future: Future[T] = Future()
         self._queue.put(_Job(function, future))
         return future
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            msg = f"{self._path}: the store was opened read-only; nothing was written"
+            raise ReadOnlyStoreError(msg)
 
     def _check_open(self) -> None:
         if self._closed:

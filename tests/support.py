@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import select
 import time
@@ -99,3 +100,17 @@ def wait_for_wal_write(path: Any, deadline: float) -> None:
     while wal_stamp(wal) == start:
         if time.monotonic() > deadline:
             raise TimeoutError("the WAL did not change before the deadline")
+
+
+def log_bytes(path: Path) -> list[str]:
+    """What a log holds, byte for byte: digests of the database file and of its WAL.
+
+    A read-only SQLite connection on a WAL log creates an empty ``-wal`` (and ``-shm``)
+    beside it when there is none and cannot delete them as it closes; neither holds a
+    record, so a missing WAL and an empty one both count as "-". Any other change to
+    either file shows.
+    """
+    wal = Path(f"{path}-wal")
+    return [hashlib.sha256(path.read_bytes()).hexdigest(),
+            hashlib.sha256(wal.read_bytes()).hexdigest()
+            if wal.exists() and wal.stat().st_size else "-"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from sagas.catalog import DEFINITIONS
 from sagas.history import PositionOutOfRangeError, SagaRow, render_states, state_at
 from sagas.orders import FailurePlan, add_order_workflow, place_order
 from store import SyncEventStore
+from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 
@@ -98,22 +98,9 @@ def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
-def fingerprint(path: Path) -> list[str]:
-    """The log's bytes and its WAL's ("-" for no WAL or an empty one).
-
-    A read-only connection to a WAL database creates the empty ``-wal`` and ``-shm``
-    files SQLite needs to read it (``list`` does too), and closing the last read-write
-    connection deletes them: neither holds a record, so both count as no WAL.
-    """
-    wal = Path(f"{path}-wal")
-    return [hashlib.sha256(path.read_bytes()).hexdigest(),
-            hashlib.sha256(wal.read_bytes()).hexdigest()
-            if wal.exists() and wal.stat().st_size else "-"]
-
-
 def test_the_cli_by_position_and_by_time_reads_without_writing(log: Path) -> None:
     """``at P --format json`` and ``at --as-of T`` agree with the fold; the log is untouched."""
-    before = fingerprint(log)
+    before = log_bytes(log)
     charged = _position(log, "ChargePayment", "o-2")
     by_position = sagalog("at", str(charged), "--format", "json", "--db", str(log))
     assert by_position.returncode == 0, by_position.stderr
@@ -129,7 +116,7 @@ def test_the_cli_by_position_and_by_time_reads_without_writing(log: Path) -> Non
     lines = by_time.stdout.splitlines()
     assert lines[-1] == f"2 sagas as of position {then}: 1 in flight"
     assert lines[2].split()[:3] == ["order", "o-2", "running"]
-    assert fingerprint(log) == before
+    assert log_bytes(log) == before
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

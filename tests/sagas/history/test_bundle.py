@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 from actors import Ledger, Runtime
 from sagas.history import BundleExistsError, UnknownRunError, bundle
 from sagas.orders import FailurePlan, add_order_workflow, place_order
+from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 
@@ -35,13 +35,6 @@ def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
-def content(path: Path) -> list[str]:
-    """The log's bytes: the database and its WAL (a reader may create an empty WAL)."""
-    wal = Path(f"{path}-wal")
-    return [hashlib.sha256(file.read_bytes() if file.exists() else b"").hexdigest()
-            for file in (path, wal)]
-
-
 def rows(path: Path, correlation_id: str | None = None) -> list[tuple[object, ...]]:
     """Every stored column but the hash, of the run or of the whole log."""
     with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as connection:
@@ -60,7 +53,7 @@ def comparable(entry: dict[str, object]) -> tuple[object, ...]:
 
 def test_bundle_of_a_failed_order_reads_like_the_original(log: Path, tmp_path: Path) -> None:
     """verify passes; list shows one run; timeline, explain and show read as in the log."""
-    before = content(log)
+    before = log_bytes(log)
     target = tmp_path / "incident.db"
     made = sagalog("bundle", "o-1", "-o", str(target), "--db", str(log))
     assert made.returncode == 0, made.stderr
@@ -90,7 +83,7 @@ def test_bundle_of_a_failed_order_reads_like_the_original(log: Path, tmp_path: P
     shown = sagalog("show", str(refund), "--db", str(target))
     assert shown.stdout.startswith(f"position     {refund}\ntype         PaymentRefunded")
     assert "RefundPayment" in shown.stdout.split("causal chain (root last)")[1]
-    assert content(log) == before
+    assert log_bytes(log) == before
 
 
 def test_bundle_keeps_every_field_but_the_position(log: Path, tmp_path: Path) -> None:

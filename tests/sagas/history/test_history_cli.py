@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +12,7 @@ import pytest
 
 from actors import Ledger, Runtime
 from sagas.orders import FailurePlan, add_order_workflow, place_order
+from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 
@@ -31,14 +32,8 @@ def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
-def fingerprint(path: Path) -> list[str]:
-    """The log's files, byte for byte (the WAL and shared memory too, if any)."""
-    return [hashlib.sha256(file.read_bytes()).hexdigest() if file.exists() else "-"
-            for file in (path, Path(f"{path}-wal"))]
-
-
 def test_each_history_command_reads_without_writing(log: Path) -> None:
-    before = fingerprint(log)
+    before = log_bytes(log)
     listing = sagalog("list", "--db", str(log))
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.splitlines()[1].split()[:3] == ["o-1", "order", "failed"]
@@ -53,7 +48,7 @@ def test_each_history_command_reads_without_writing(log: Path) -> None:
     assert "-> RefundPayment (pos " in explained.stdout
     shown = sagalog("show", "1", "--db", str(log))
     assert shown.stdout.startswith("position     1\ntype         OrderPlaced")
-    assert fingerprint(log) == before
+    assert log_bytes(log) == before
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
@@ -80,3 +75,55 @@ def test_not_a_log_and_no_log_are_refused(tmp_path: Path) -> None:
             assert result.stderr.startswith("sagalog: error: ")
             assert message in result.stderr
             assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def crashed_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A log copied with its WAL while the runtime still had it open: a killed worker's files.
+
+    Its newest records are only in the WAL; a read-write connection closing on it would
+    fold them into the database file and delete the WAL.
+    """
+    folder = tmp_path_factory.mktemp("crashed")
+    path, copy = folder / "live.db", folder / "log.db"
+    with Ledger(f"{path}.ledger") as ledger, Runtime(str(path)) as runtime:
+        add_order_workflow(runtime, ledger, FailurePlan(always=frozenset({"payment"})))
+        place_order(runtime, "o-2")
+        runtime.wait_until_idle(timeout=30)
+        shutil.copyfile(path, copy)
+        shutil.copyfile(f"{path}-wal", f"{copy}-wal")
+    assert Path(f"{copy}-wal").stat().st_size > 0
+    return copy
+
+
+def test_read_only_commands_leave_a_log_with_a_full_wal_as_it_was(
+    crashed_log: Path, tmp_path: Path
+) -> None:
+    """Every reading command on a WAL nobody has checkpointed: the files stay byte for byte."""
+    before = log_bytes(crashed_log)
+    db = ("--db", str(crashed_log))
+    commands = [
+        ["list"], ["timeline", "o-2"], ["timeline", "o-2", "--format", "mermaid"],
+        ["explain", "o-2"], ["show", "1"], ["export"], ["verify"], ["at", "3"], ["what-if"],
+        ["tail", "--from", "1", "--idle-exit", "0"], ["report", "o-2", "--html",
+                                                      str(tmp_path / "r.html")],
+        ["bundle", "o-2", "-o", str(tmp_path / "b.db")],
+    ]
+    for command in commands:
+        result = sagalog(*command, *db)
+        assert result.returncode == 0, (command, result.stderr)
+        assert log_bytes(crashed_log) == before, command
+    assert "OrderPlaced" in sagalog("export", *db).stdout
+
+
+def test_an_empty_file_is_refused_and_stays_empty(tmp_path: Path) -> None:
+    """A 0-byte file is not a log: each reading command says so and writes no schema into it."""
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    for command in (["timeline", "x"], ["explain", "x"], ["show", "1"], ["export"],
+                    ["verify"], ["list"], ["at", "1"], ["what-if"]):
+        result = sagalog(*command, "--db", str(empty))
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith("sagalog: error: ")
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert empty.stat().st_size == 0, command

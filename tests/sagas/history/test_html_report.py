@@ -8,7 +8,6 @@ a dead letter carries hostile text into the page.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 import shutil
@@ -41,6 +40,7 @@ from sagas.history import (
 )
 from sagas.orders import ORDER_SAGA, place_order
 from store import SyncEventStore
+from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 HOSTILE = '<script>alert("pwned")</script> & "quotes"'
@@ -117,11 +117,6 @@ def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 def names(directory: Path) -> list[str]:
     return sorted(path.name for path in directory.iterdir())
-
-
-def fingerprint(path: Path) -> list[str]:
-    return [hashlib.sha256(file.read_bytes()).hexdigest() if file.exists() else "-"
-            for file in (path, Path(f"{path}-wal"))]
 
 
 def test_each_step_is_a_bar_on_the_row_of_the_actor_that_answered(log: Path) -> None:
@@ -236,14 +231,14 @@ def test_the_cli_writes_the_file_whole_prints_its_path_and_leaves_the_log(
     target.parent.mkdir()
     target.write_text("an old report")
     inode = target.stat().st_ino
-    before = fingerprint(log)
+    before = log_bytes(log)
     result = sagalog("report", "o-1", "--html", str(target), "--db", str(log))
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{target}\n"
     assert target.stat().st_ino != inode
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert names(target.parent) == ["report.html"]
-    assert fingerprint(log) == before
+    assert log_bytes(log) == before
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

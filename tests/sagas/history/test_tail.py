@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import sqlite3
 import subprocess
@@ -19,6 +18,7 @@ from events import Envelope, SagalogError
 from events.orders import ShippingFailed
 from sagas.history import TailOptions, check_types, tail, tail_line
 from sagas.orders import FailurePlan, add_order_workflow, place_order
+from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 
@@ -54,12 +54,6 @@ def types_at(path: Path, first: int, last: int) -> list[tuple[int, str]]:
                                   "AND ? ORDER BY position", (first, last)).fetchall()
 
 
-def content(path: Path) -> list[str]:
-    """The log's bytes: the database and its WAL (a reader may create an empty WAL)."""
-    return [hashlib.sha256(file.read_bytes() if file.exists() else b"").hexdigest()
-            for file in (path, Path(f"{path}-wal"))]
-
-
 def test_tail_prints_what_another_process_writes(tmp_path: Path) -> None:
     """From the end, in order, with positions, while ``order`` runs in another process."""
     path = tmp_path / "live.db"
@@ -85,14 +79,14 @@ def test_tail_prints_what_another_process_writes(tmp_path: Path) -> None:
 
 def test_tail_from_1_replays_history_and_writes_nothing(log: Path) -> None:
     """--from 1 prints the records already there; the log's bytes stay as they were."""
-    before = content(log)
+    before = log_bytes(log)
     result = subprocess.run(sagalog("tail", "--from", "1", "--count", "12", "--db", str(log)),
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [int(line.split()[0]) for line in lines] == list(range(1, 13))
     assert lines[0].split()[3:6] == ["order-o-1", "external", "OrderPlaced:"]
-    assert content(log) == before
+    assert log_bytes(log) == before
 
 
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])

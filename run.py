@@ -515,10 +515,13 @@ def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
     if not Path(db).exists():
         msg = f"{db}: no such log"
         raise SagalogError(msg)
-    with ReadOnlyLog(db) as store:
+    with ReadOnlyLog(db, source_positions=True) as store:
         progress = Progress("what-if", store.last_position())
         result = what_if(store, DEFINITIONS, progress.update, configure=definition_of_run)
+        bundled = store.source_range
     progress.done()
+    if bundled is not None:
+        print(f"a bundle: positions below are the source log's ({bundled[0]} to {bundled[1]})")
     print(result.text())
     return 0 if result.ok else 1
 

@@ -1,10 +1,11 @@
 """The log read through a connection that cannot write, with the store's reading calls.
 
-``SyncEventStore.open`` opens read-write: closing its last connection checkpoints the
-WAL into the database and deletes the ``-wal`` file, which a read-only command must not
-do. :class:`ReadOnlyLog` answers the three calls ``at`` and ``what-if`` need
-(``last_position``, ``checkpoints``, ``read_all``) on an ``?mode=ro`` connection, a page
-at a time, decoding through the public registry (so old versions are upcast as usual).
+``at`` and ``what-if`` read the whole log once, in order. :class:`ReadOnlyLog` answers the
+three calls they need (``last_position``, ``checkpoints``, ``read_all``) on one
+``?mode=ro`` connection on the caller's thread, a page at a time, decoding through the
+public registry (so old versions are upcast as usual): the same guarantee as
+``SyncEventStore.open(path, read_only=True)`` (nothing written, the WAL never
+checkpointed) without the store's writer and event-loop threads.
 """
 
 from __future__ import annotations
@@ -42,8 +43,33 @@ class LogReaderProtocol(Protocol):
 class ReadOnlyLog:
     """A sagalog file opened so that nothing can be written to it (nor its WAL checkpointed)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, source_positions: bool = False) -> None:
+        """Open ``path``; with ``source_positions``, a bundle reads as its source log did.
+
+        A bundle (``bundle ID -o FILE``) renumbers its records from 1 but keeps their
+        payloads, whose positions (a trigger's, a manifest's) are the source log's, and the
+        recorded decisions' reasons name source positions too. Replaying it faithfully
+        (``what-if``) means feeding each record at the position the saga actor saw it:
+        :attr:`source_range` then says which source positions the bundle holds, and every
+        position read (records, the last one, checkpoints) is the source log's.
+        """
         self.connection = open_read_only(path)
+        self._source: dict[int, int] = {}
+        if source_positions and self.connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bundle_positions'"
+        ).fetchone():
+            self._source = dict(self.connection.execute(
+                "SELECT position, source_position FROM bundle_positions"))
+
+    @property
+    def source_range(self) -> tuple[int, int] | None:
+        """The first and last source positions of a bundle read by source positions."""
+        if not self._source:
+            return None
+        return min(self._source.values()), max(self._source.values())
+
+    def _position(self, position: int) -> int:
+        return self._source.get(position, position) if position else position
 
     def __enter__(self) -> Self:
         return self
@@ -54,11 +80,12 @@ class ReadOnlyLog:
     def last_position(self) -> int:
         """The newest record's position (0 for an empty log)."""
         (last,) = self.connection.execute("SELECT max(position) FROM events").fetchone()
-        return int(last or 0)
+        return self._position(int(last or 0))
 
     def checkpoints(self) -> dict[str, int]:
         """Each consumer's checkpoint by name."""
-        return dict(self.connection.execute("SELECT name, position FROM checkpoints"))
+        return {name: self._position(position) for name, position
+                in self.connection.execute("SELECT name, position FROM checkpoints")}
 
     def read_all(
         self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
@@ -73,7 +100,9 @@ class ReadOnlyLog:
         while True:
             rows = self.connection.execute(query, (position, *(names or ()), _PAGE)).fetchall()
             for row in rows:
-                yield _envelope(row)
+                record = _envelope(row)
+                yield record._replace(position=self._source[record.position]) if (
+                    self._source) else record
             if len(rows) < _PAGE:
                 return
             position = rows[-1][0] + 1

@@ -15,11 +15,11 @@ from actors import RetryPolicy
 from events.orders import OrderPlaced
 from events.sagas import SagaDecided
 from sagas.catalog import DEFINITIONS, definition_of_run
-from sagas.history import SagaFold, what_if
+from sagas.history import ReadOnlyLog, SagaFold, what_if
 from sagas.orders import ORDER_SAGA
 from store import SyncEventStore, export_lines
-from tests.sagas.history.test_at import fingerprint
 from tests.sagas.test_master import run_pipeline
+from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 
@@ -49,9 +49,9 @@ def _payment_failed(path: Path) -> set[str]:
 
 def test_the_current_code_decides_as_recorded_through_the_cli(showcase: Path) -> None:
     """An unchanged log reports nothing, exit 0, says how much it compared, writes nothing."""
-    before = fingerprint(showcase)
+    before = log_bytes(showcase)
     result = sagalog("what-if", "--db", str(showcase))
-    assert fingerprint(showcase) == before
+    assert log_bytes(showcase) == before
     assert result.returncode == 0, result.stdout + result.stderr
     (line,) = result.stdout.splitlines()
     assert line.startswith("no decision would differ: checked ")
@@ -190,3 +190,29 @@ def test_the_fold_keeps_only_the_newest_ended_sagas(showcase: Path) -> None:
             assert len(fold.ended) <= 3
     assert len(evicted) + len(fold.sagas()) == 23
     assert not fold.running
+
+
+def test_a_bundle_replays_at_its_source_positions(showcase: Path, tmp_path: Path) -> None:
+    """A bundle of a failed order matches its recorded decisions; changed code still differs.
+
+    Its records are renumbered from 1, but the decisions' reasons and the payloads name the
+    source log's positions, so what-if feeds each record at its source position.
+    """
+    (saga_id, *_) = sorted(_payment_failed(showcase))
+    bundle = tmp_path / "incident.db"
+    made = sagalog("bundle", saga_id, "-o", str(bundle), "--db", str(showcase))
+    assert made.returncode == 0, made.stderr
+    result = sagalog("what-if", "--db", str(bundle))
+    assert result.returncode == 0, result.stdout
+    header, verdict = result.stdout.splitlines()
+    assert header.startswith("a bundle: positions below are the source log's (")
+    assert verdict.startswith("no decision would differ: checked ")
+    assert " of 1 sagas " in verdict
+    changed = dataclasses.replace(ORDER_SAGA, stages=ORDER_SAGA.stages[1:])
+    with ReadOnlyLog(bundle, source_positions=True) as store:
+        source = store.source_range
+        report = what_if(store, _with_order(changed), configure=definition_of_run)  # type: ignore[arg-type]
+    assert source is not None
+    assert source[0] > 1
+    assert {d.saga_id for d in report.differences} == {saga_id}
+    assert report.differences[0].trigger_position == source[0]

@@ -32,6 +32,7 @@ from sagas.etl import (
     run_etl,
 )
 from sagas.history import (
+    Difference,
     ReadOnlyLog,
     TailOptions,
     UnknownSagaError,
@@ -111,6 +112,12 @@ class Progress:
         else:
             line = f"\r{self.label} {count:,}"
         print(line, end="", file=self.stream, flush=True)
+
+    def clear(self) -> None:
+        """Erase the bar, so a line printed now stands alone (the next update redraws it)."""
+        if self.shown:
+            print("\r\033[K", end="", file=self.stream, flush=True)
+            self._last = 0.0
 
     def done(self) -> None:
         """End the bar's line."""
@@ -516,12 +523,19 @@ def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
         msg = f"{db}: no such log"
         raise SagalogError(msg)
     with ReadOnlyLog(db, source_positions=True) as store:
-        progress = Progress("what-if", store.last_position())
-        result = what_if(store, DEFINITIONS, progress.update, configure=definition_of_run)
         bundled = store.source_range
+        if bundled is not None:
+            print(f"a bundle: positions below are the source log's "
+                  f"({bundled[0]} to {bundled[1]})")
+        progress = Progress("what-if", store.last_position())
+
+        def report(difference: Difference) -> None:
+            progress.clear()
+            print(difference.text())
+
+        result = what_if(store, DEFINITIONS, progress.update, configure=definition_of_run,
+                         on_difference=report)
     progress.done()
-    if bundled is not None:
-        print(f"a bundle: positions below are the source log's ({bundled[0]} to {bundled[1]})")
     print(result.text())
     return 0 if result.ok else 1
 

@@ -81,9 +81,15 @@ class Difference:
 
 @dataclass
 class WhatIfReport:
-    """The differences, and how much was compared (a check that compared nothing says so)."""
+    """The differences, and how much was compared (a check that compared nothing says so).
+
+    ``differences`` holds them in position order, unless they were handed to an
+    ``on_difference`` callback as they were found (then only ``differing`` counts them).
+    """
 
     differences: list[Difference] = field(default_factory=list)
+    differing: int = 0
+    """Decisions that would differ, kept or handed on."""
     recorded: int = 0
     """Recorded decisions of the known sagas read."""
     sagas: int = 0
@@ -96,7 +102,7 @@ class WhatIfReport:
     @property
     def ok(self) -> bool:
         """Whether the current code decides exactly as recorded."""
-        return not self.differences
+        return not self.differing
 
     def text(self) -> str:
         """Each difference, then a summary line."""
@@ -108,7 +114,7 @@ class WhatIfReport:
         if self.ok:
             lines.append(f"no decision would differ: checked {checked}")
         else:
-            lines.append(f"{len(self.differences)} decisions would differ: checked {checked}")
+            lines.append(f"{self.differing} decisions would differ: checked {checked}")
         return "\n".join(lines)
 
 
@@ -126,9 +132,15 @@ class _Trigger:
 class _Comparison:
     """The pass itself: triggers waiting for their recorded decisions, per saga."""
 
-    def __init__(self, fold: SagaFold, checkpoints: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        fold: SagaFold,
+        checkpoints: Mapping[str, int],
+        on_difference: Callable[[Difference], None] | None,
+    ) -> None:
         self.fold = fold
         self.report = WhatIfReport()
+        self.on_difference = on_difference
         self.waiting: dict[str, OrderedDict[str, _Trigger]] = {
             name: OrderedDict() for name in fold.definitions}
         self.decided_up_to = {name: checkpoints.get(f"saga:{name}") for name in fold.definitions}
@@ -159,7 +171,7 @@ class _Comparison:
                 break
             self._settle(decided.saga, waiting.popitem(last=False)[1])
         if trigger is None:
-            self.report.differences.append(Difference(
+            self._differ(Difference(
                 decided.saga, decided.saga_id, decided.trigger_position, decided.trigger_type,
                 DecisionText.of(decided), None))
         else:
@@ -181,8 +193,15 @@ class _Comparison:
     def _settle(self, saga: str, trigger: _Trigger) -> None:
         for recorded, new in zip_longest(trigger.recorded, trigger.new):
             if recorded != new:
-                self.report.differences.append(Difference(
+                self._differ(Difference(
                     saga, trigger.saga_id, trigger.position, trigger.type, recorded, new))
+
+    def _differ(self, difference: Difference) -> None:
+        self.report.differing += 1
+        if self.on_difference is None:
+            self.report.differences.append(difference)
+        else:
+            self.on_difference(difference)
 
 
 def _text(decision: Decision) -> DecisionText:
@@ -198,6 +217,7 @@ def what_if(
     progress: Callable[[int], None] | None = None,
     *,
     configure: Callable[[SagaDefinition, Event], SagaDefinition] | None = None,
+    on_difference: Callable[[Difference], None] | None = None,
 ) -> WhatIfReport:
     """Every decision ``definitions`` would now make differently on the log's inputs.
 
@@ -209,12 +229,16 @@ def what_if(
         configure: the definition one run was decided by, from the base definition and
             the run's start (the master pipeline's depends on its configuration):
             :func:`sagas.catalog.definition_of_run` for the built-in ones.
+        on_difference: called with each difference as soon as it is settled, instead of
+            keeping it in the report: memory stays bounded however many there are (changed
+            code can change every decision of a million-record log). Each saga's differences
+            come in position order; across sagas they interleave.
 
     """
     checkpoints = store.checkpoints()  # before the last position: see the module's hazard
     last = store.last_position()
     fold = SagaFold(definitions, configure)
-    comparison = _Comparison(fold, checkpoints)
+    comparison = _Comparison(fold, checkpoints, on_difference)
     comparison.report.last_position = last
     for count, record in enumerate(store.read_all(types=[*fold.types, SagaDecided])):
         if record.position > last:

@@ -15,7 +15,7 @@ from actors import RetryPolicy
 from events.orders import OrderPlaced
 from events.sagas import SagaDecided
 from sagas.catalog import DEFINITIONS, definition_of_run
-from sagas.history import ReadOnlyLog, SagaFold, what_if
+from sagas.history import Difference, ReadOnlyLog, SagaFold, what_if
 from sagas.orders import ORDER_SAGA
 from store import SyncEventStore, export_lines
 from tests.sagas.test_master import run_pipeline
@@ -216,3 +216,22 @@ def test_a_bundle_replays_at_its_source_positions(showcase: Path, tmp_path: Path
     assert source[0] > 1
     assert {d.saga_id for d in report.differences} == {saga_id}
     assert report.differences[0].trigger_position == source[0]
+
+
+def test_differences_can_be_handed_on_as_found_instead_of_kept(showcase: Path) -> None:
+    """With ``on_difference`` the report keeps none, counts all, and each saga's come in order."""
+    changed = dataclasses.replace(ORDER_SAGA, stages=ORDER_SAGA.stages[1:])
+    with SyncEventStore.open(showcase, read_only=True) as store:
+        kept = what_if(store, _with_order(changed), configure=definition_of_run)  # type: ignore[arg-type]
+        handed: list[Difference] = []
+        streamed = what_if(store, _with_order(changed), configure=definition_of_run,  # type: ignore[arg-type]
+                           on_difference=handed.append)
+    assert kept.differing == len(kept.differences) > 0
+    assert streamed.differences == []
+    assert streamed.differing == len(handed) == kept.differing
+    assert sorted(handed, key=lambda d: d.trigger_position) == kept.differences
+    for saga_id in {d.saga_id for d in handed}:
+        positions = [d.trigger_position for d in handed if d.saga_id == saga_id]
+        assert positions == sorted(positions)
+    assert not streamed.ok
+    assert streamed.text() == kept.text().splitlines()[-1]

@@ -5,7 +5,10 @@ by the actor that handled it. Whether a step failed or undid earlier work is rea
 the log, helped by the saga's definition when it is known:
 
 - failed: the answer is one of a step's ``failed`` or ``compensation_failed`` types, a
-  ``HandlerFailed`` dead letter, or any type named ``...Failed`` / ``...TimedOut``;
+  ``HandlerFailed`` dead letter, any type named ``...Failed`` / ``...TimedOut``, or a
+  result whose ``status`` (or ``overall_status``) says ``failed``: the data pipeline's
+  collector answers ``CollectorFinished`` whatever happened, because the saga's gate reads
+  the status to decide phase 2, so for the saga the step succeeded but the work failed;
 - a compensation: a saga decision with rule ``compensate`` issued the command, the
   answer is one of a step's ``compensated`` / ``compensation_failed`` types, or the
   command has the type of one of those (a retried undo is issued under rule ``retry``).
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Step", "actor_deaths", "errors_of", "is_failure", "steps_of"]
 
 _FAILURE_SUFFIXES = ("Failed", "TimedOut")
+_FAILED_STATUSES = frozenset({"failed", "failure", "error"})
 MAX_DEATHS = 50
 """The most actor deaths one report lists."""
 
@@ -93,7 +97,13 @@ def is_failure(entry: Entry, definition: SagaDefinition | None = None) -> bool:
 def _failed(entry: Entry, failure_types: set[str]) -> bool:
     kind = entry.record.type
     return (isinstance(entry.record.data, HandlerFailed) or kind.endswith(_FAILURE_SUFFIXES)
-            or kind in failure_types)
+            or kind in failure_types or _reports_failure(entry.record.data))
+
+
+def _reports_failure(data: Message) -> bool:
+    """Whether a result's own status field says it failed."""
+    return any(str(getattr(data, field, "")).lower() in _FAILED_STATUSES
+               for field in ("status", "overall_status"))
 
 
 def _issued_by_compensate(timeline: Timeline) -> set[int]:

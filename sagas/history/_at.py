@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sagas._state import TERMINAL
 from sagas.history._errors import PositionOutOfRangeError, TimeOutOfRangeError
 from sagas.history._fold import Folded, SagaFold
+from sagas.history._readonly import records_up_to
 from sagas.history._runs import open_read_only
 
 if TYPE_CHECKING:
@@ -85,14 +86,8 @@ def state_at(
     rows: list[SagaRow] = []
     fold = SagaFold(definitions, configure, on_evict=lambda folded: rows.append(
         SagaRow.of(folded)))
-    for count, record in enumerate(store.read_all(types=fold.types)):
-        if record.position > position:
-            break
+    for record in records_up_to(store, position, fold.types, progress):
         fold.fold(record)
-        if progress is not None and count % 512 == 0:
-            progress(record.position)
-    if progress is not None:
-        progress(position)
     rows += [SagaRow.of(folded) for folded in fold.sagas()]
     return sorted(rows, key=lambda row: row.started_position)
 

@@ -18,10 +18,10 @@ from events import Envelope, Message, registry
 from sagas.history._runs import open_read_only
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
-__all__ = ["LogReaderProtocol", "ReadOnlyLog"]
+__all__ = ["LogReaderProtocol", "ReadOnlyLog", "records_up_to"]
 
 _PAGE = 2000
 _COLUMNS = ("position, stream_id, stream_version, event_id, type, version, recorded_at, "
@@ -115,3 +115,24 @@ def _envelope(row: Any) -> Envelope[Message]:  # noqa: ANN401 - a sqlite3 row
     cause = UUID(bytes=causation_id) if causation_id is not None else None
     return Envelope(position, stream_id, stream_version, UUID(bytes=event_id), type_name,
                     version, datetime.fromisoformat(recorded_at), correlation_id, cause, message)
+
+
+def records_up_to(
+    store: LogReaderProtocol,
+    last: int,
+    types: Iterable[type[Message] | str],
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Envelope[Message]]:
+    """The records of ``types`` up to position ``last``, reporting progress now and then.
+
+    The one pass ``at`` and ``what-if`` make: ``progress`` gets the position reached
+    every 512 records and ``last`` at the end, so a bar on a terminal moves and ends full.
+    """
+    for count, record in enumerate(store.read_all(types=types)):
+        if record.position > last:
+            break
+        yield record
+        if progress is not None and count % 512 == 0:
+            progress(record.position)
+    if progress is not None:
+        progress(last)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from events.sagas import SagaDecided
 from sagas.history._fold import SagaFold
+from sagas.history._readonly import records_up_to
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -240,12 +241,6 @@ def what_if(
     fold = SagaFold(definitions, configure)
     comparison = _Comparison(fold, checkpoints, on_difference)
     comparison.report.last_position = last
-    for count, record in enumerate(store.read_all(types=[*fold.types, SagaDecided])):
-        if record.position > last:
-            break
+    for record in records_up_to(store, last, [*fold.types, SagaDecided], progress):
         comparison.feed(record)
-        if progress is not None and count % 512 == 0:
-            progress(record.position)
-    if progress is not None:
-        progress(last)
     return comparison.finish()

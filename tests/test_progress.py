@@ -57,15 +57,18 @@ def on_a_terminal(*arguments: str) -> str:
     return b"".join(chunks).decode()
 
 
-@pytest.mark.parametrize(("command", "label"), [("verify", "verifying"),
-                                                 ("export", "exporting")])
-def test_a_terminal_gets_a_bar_and_a_pipe_gets_none(log: Path, command: str,
+@pytest.mark.parametrize(("command", "label"), [(["verify"], "verifying"),
+                                                 (["export"], "exporting"),
+                                                 (["what-if"], "what-if"),
+                                                 (["at", "LAST"], "folding")])
+def test_a_terminal_gets_a_bar_and_a_pipe_gets_none(log: Path, command: list[str],
                                                     label: str) -> None:
-    with SyncEventStore.open(str(log)) as store:
+    with SyncEventStore.open(str(log), read_only=True) as store:
         total = store.last_position()
-    drawn = on_a_terminal(command, "--db", str(log))
+    command = [str(total) if part == "LAST" else part for part in command]
+    drawn = on_a_terminal(*command, "--db", str(log))
     assert f"{label} [##############################] {total:,}/{total:,}" in drawn
-    piped = subprocess.run([sys.executable, str(RUN), "-q", command, "--db", str(log)],
+    piped = subprocess.run([sys.executable, str(RUN), "-q", *command, "--db", str(log)],
                            capture_output=True, text=True, timeout=60, check=False)
     assert piped.returncode == 0
     assert label not in piped.stderr

@@ -1,7 +1,8 @@
 """The built-in saga definitions by name, and which start message begins which kind.
 
-The history tools use it to name a run's kind (``list``), to fold a run through its
-definition (``explain``), and later to check recorded decisions against current code.
+The history tools use it to name a run's kind (``list`` reads :data:`KINDS` from
+:mod:`sagas.kinds`, which loads no workflow), to fold a run through its definition
+(``explain``), and later to check recorded decisions against current code.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from events.master import MasterPipelineStarted
 from sagas.etl import ETL_SAGA
 from sagas.jobs import JOB_SAGA
+from sagas.kinds import KINDS  # re-exported: written out there so that list loads no workflow
 from sagas.master import MASTER_SAGA_NAME, master_saga
 from sagas.orders import ORDER_SAGA
 from sagas.pipeline import PIPELINE_SAGA
@@ -29,13 +31,6 @@ DEFINITIONS: Mapping[str, SagaDefinition] = MappingProxyType({
     for saga in (ORDER_SAGA, JOB_SAGA, PIPELINE_SAGA, master_saga(), ETL_SAGA)
 })
 """Every built-in saga definition by name (the master pipeline's with default policies)."""
-
-KINDS: Mapping[str, str] = MappingProxyType({
-    **{saga.start.message_type: saga.name for saga in DEFINITIONS.values()},
-    "JobSubmitted": JOB_SAGA.name,  # a job's first record is its raw submission
-    "EtlRunStarted": "etl-run",
-})
-"""A run's first record type -> its kind."""
 
 
 def definition_for(first_type: str) -> SagaDefinition | None:

@@ -2,36 +2,45 @@
 
 Everything here only reads the log (a bundle is written to a new file): it works on a
 log a worker is writing, on an imported export, or on a bundle of one run.
+
+The names below are imported when first used (see :mod:`sagas._lazy`): ``list`` reads
+only the runs listing, and the other tools bring the saga actor, the actor runtime and
+the store with them.
 """
 
-from sagas.history._at import SagaRow, position_at, render_states, state_at, states_json
-from sagas.history._bundle import BundleResult, bundle
-from sagas.history._errors import (
-    BundleExistsError,
-    PositionOutOfRangeError,
-    TimeOutOfRangeError,
-    UnknownRunError,
-    UnknownSagaError,
-)
-from sagas.history._explain import explain
-from sagas.history._fold import Folded, SagaFold
-from sagas.history._graph import mermaid_flowchart, uncompensated
-from sagas.history._html import render_html, write_report
-from sagas.history._producers import EXTERNAL, TIMERS, producers
-from sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
-from sagas.history._runs import (
-    STATUSES,
-    RunSummary,
-    list_runs,
-    newest_runs,
-    open_read_only,
-    render_runs,
-)
-from sagas.history._show import causal_chain, show
-from sagas.history._steps import Step, actor_deaths, errors_of, steps_of
-from sagas.history._tail import POLL_S, LogFollower, TailOptions, check_types, tail, tail_line
-from sagas.history._timeline import Entry, Timeline, read_timeline
-from sagas.history._whatif import DecisionText, Difference, WhatIfReport, what_if
+from typing import TYPE_CHECKING
+
+from sagas._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from sagas.history._at import SagaRow, position_at, render_states, state_at, states_json
+    from sagas.history._bundle import BundleResult, bundle
+    from sagas.history._errors import (
+        BundleExistsError,
+        PositionOutOfRangeError,
+        TimeOutOfRangeError,
+        UnknownRunError,
+        UnknownSagaError,
+    )
+    from sagas.history._explain import explain
+    from sagas.history._fold import Folded, SagaFold
+    from sagas.history._graph import mermaid_flowchart, uncompensated
+    from sagas.history._html import render_html, write_report
+    from sagas.history._producers import EXTERNAL, TIMERS, producers
+    from sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
+    from sagas.history._runs import (
+        STATUSES,
+        RunSummary,
+        list_runs,
+        newest_runs,
+        open_read_only,
+        render_runs,
+    )
+    from sagas.history._show import causal_chain, show
+    from sagas.history._steps import Step, actor_deaths, errors_of, steps_of
+    from sagas.history._tail import POLL_S, LogFollower, TailOptions, check_types, tail, tail_line
+    from sagas.history._timeline import Entry, Timeline, read_timeline
+    from sagas.history._whatif import DecisionText, Difference, WhatIfReport, what_if
 
 __all__ = [
     "EXTERNAL",
@@ -84,3 +93,24 @@ __all__ = [
     "what_if",
     "write_report",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the imports above, and see no __getattr__
+    __getattr__ = lazy_names(__name__, {
+        "_at": ("SagaRow", "position_at", "render_states", "state_at", "states_json"),
+        "_bundle": ("BundleResult", "bundle"),
+        "_errors": ("BundleExistsError", "PositionOutOfRangeError", "TimeOutOfRangeError",
+                    "UnknownRunError", "UnknownSagaError"),
+        "_explain": ("explain",),
+        "_fold": ("Folded", "SagaFold"),
+        "_graph": ("mermaid_flowchart", "uncompensated"),
+        "_html": ("render_html", "write_report"),
+        "_producers": ("EXTERNAL", "TIMERS", "producers"),
+        "_readonly": ("LogReaderProtocol", "ReadOnlyLog"),
+        "_runs": ("STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only",
+                  "render_runs"),
+        "_show": ("causal_chain", "show"),
+        "_steps": ("Step", "actor_deaths", "errors_of", "steps_of"),
+        "_tail": ("POLL_S", "LogFollower", "TailOptions", "check_types", "tail", "tail_line"),
+        "_timeline": ("Entry", "Timeline", "read_timeline"),
+        "_whatif": ("DecisionText", "Difference", "WhatIfReport", "what_if"),
+    })

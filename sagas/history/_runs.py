@@ -13,10 +13,9 @@ connection, so listing cannot write to a log a worker is writing.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from events import SagalogError
 
@@ -50,11 +49,17 @@ FROM runs"""
 _SUMMARY = f"{_SUMMARY_COLUMNS} ORDER BY first_position"
 _SUMMARY_SINCE = 2
 """The schema version (``PRAGMA user_version``) from which a log has the runs table."""
+_new_tuple: Any = tuple.__new__  # builds a RunSummary without the named tuple's own __new__
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    """One saga or run, as ``list`` shows it."""
+class RunSummary(NamedTuple):
+    """One saga or run, as ``list`` shows it.
+
+    A named tuple, as :class:`events.Envelope` is, for the same reason: ``list --limit 0``
+    builds one per run, and a tuple is the cheapest immutable record. Built through
+    ``tuple.__new__`` it cost 0.06 s for 76,000 runs, where a frozen dataclass whose
+    ``__dict__`` was filled directly cost 0.12 s.
+    """
 
     run_id: str
     kind: str
@@ -189,16 +194,10 @@ def _summaries(rows: Iterable[tuple[Any, ...]], kinds: Mapping[str, str], status
                kind: str | None, since: datetime | None) -> list[RunSummary]:
     runs = []
     times = _Times()
-    new = object.__new__
     for run_id, events, first, first_type, started, ended, last_type, decided, rule in rows:
-        # The dataclass's frozen __init__ sets each field through object.__setattr__:
-        # filling __dict__ at once halves the cost of a row (76,000 runs: 0.2 s -> 0.1 s).
-        summary = new(RunSummary)
-        summary.__dict__.update(
-            run_id=run_id, kind=kinds.get(first_type, first_type),
-            status=_status(decided, rule, last_type), started=times[started],
-            ended=times[ended], events=events, first_position=first,
-        )
+        summary: RunSummary = _new_tuple(RunSummary, (
+            run_id, kinds.get(first_type, first_type), _status(decided, rule, last_type),
+            times[started], times[ended], events, first))
         if ((status is None or summary.status == status)
                 and (kind is None or summary.kind == kind)
                 and (since is None or summary.started >= since)):
@@ -225,18 +224,25 @@ def render_runs(runs: list[RunSummary], limit: int = 0, *, total: int | None = N
 
     ``total`` is how many runs matched when ``runs`` holds only the newest of them (see
     :func:`newest_runs`); by default, ``len(runs)``.
+
+    A row is one ``%`` format of a template built once: an f-string with six format
+    specs, and a call to cut each text, cost 0.1 s more for 76,000 rows (0.3 s -> 0.2 s).
     """
     total = len(runs) if total is None else total
     shown = runs[-limit:] if limit else runs
     width = min(64, max([len(run.run_id) for run in shown] + [3]))
     header = (f"{'run':<{width}} {'kind':<18} {'status':<14} {'started (UTC)':<23} "
               f"{'duration':>10} {'events':>7}")
+    row = f"%-{width}s %-18s %-14s %-23s %9.3fs %7d"
     lines = [header]
     for run in shown:
+        run_id, kind = run.run_id, run.kind
+        if len(run_id) > width:
+            run_id = _cut(run_id, width)
+        if len(kind) > 18:
+            kind = _cut(kind, 18)
         started = run.started.isoformat(" ", "milliseconds")[:23]  # 5x cheaper than strftime
-        lines.append(f"{_cut(run.run_id, width):<{width}} {_cut(run.kind, 18):<18} "
-                     f"{run.status:<14} "
-                     f"{started:<23} {run.duration:>9.3f}s {run.events:>7}")
+        lines.append(row % (run_id, kind, run.status, started, run.duration, run.events))
     if len(shown) < total:
         lines.append(f"... and {total - len(shown)} older (--limit 0 shows all)")
     lines.append(f"{total} runs")
@@ -244,4 +250,4 @@ def render_runs(runs: list[RunSummary], limit: int = 0, *, total: int | None = N
 
 
 def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text[: width - 1] + "…"

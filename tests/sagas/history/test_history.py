@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,6 +14,7 @@ from events.orders import OrderPlaced
 from sagas.history import (
     EXTERNAL,
     PositionOutOfRangeError,
+    RunSummary,
     UnknownRunError,
     causal_chain,
     explain,
@@ -149,3 +150,19 @@ def test_a_record_with_line_breaks_stays_on_one_timeline_line(tmp_path: Path) ->
         text = read_timeline(store, "r").text()
     assert len(text.splitlines()) == 2
     assert "order_id=a\\nb, product_id=p\\r\\nq" in text
+
+
+def test_the_table_pads_each_column_and_cuts_long_names() -> None:
+    """The layout ``list`` prints, to the character: ids over 64 and kinds over 18 are cut."""
+    start = datetime(2026, 11, 22, 5, 28, 19, 719213, tzinfo=UTC)
+    runs = [RunSummary("o-1", "order", "failed", start, start + timedelta(seconds=1.5), 9, 1),
+            RunSummary("r" * 70, "a-very-long-kind-name", "running", start, start, 12345, 10)]
+    assert render_runs(runs).splitlines() == [
+        f"{'run':<64} kind               status         started (UTC)             duration  events",
+        f"{'o-1':<64} order              failed         2026-11-22 05:28:19.719     1.500s       9",
+        f"{'r' * 63}… a-very-long-kind-… running        2026-11-22 05:28:19.719     0.000s   12345",
+        "2 runs",
+    ]
+    assert render_runs(runs[:1], total=5).splitlines()[0].startswith("run kind ")
+    assert render_runs(runs[:1], total=5).splitlines()[-2:] == [
+        "... and 4 older (--limit 0 shows all)", "5 runs"]

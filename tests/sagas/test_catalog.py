@@ -1,0 +1,66 @@
+"""The catalogue of built-in sagas, and the names ``sagas.kinds`` writes out.
+
+``sagas.kinds`` spells out what the definitions say (so that ``list`` and the help need
+no workflow); these tests keep the two from drifting apart, and ``list`` from loading
+the workflows again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from events import registry
+from sagas import kinds
+from sagas.catalog import DEFINITIONS, KINDS
+from sagas.jobs import JOB_SAGA
+from store import SyncEventStore
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ("sagas.catalog", "sagas.etl", "sagas.jobs", "sagas.master", "sagas.orders",
+             "sagas.pipeline", "events.orders", "events.etl", "events.jobs", "events.master",
+             "events.pipeline")
+
+
+def test_kinds_say_what_the_definitions_say() -> None:
+    starts = {saga.start.message_type: saga.name for saga in DEFINITIONS.values()}
+    assert KINDS is kinds.KINDS  # sagas.catalog's public name still works
+    assert dict(KINDS) == {**starts, "JobSubmitted": JOB_SAGA.name, "EtlRunStarted": "etl-run"}
+    assert tuple(DEFINITIONS) == kinds.SAGA_NAMES
+
+
+def test_every_first_type_of_a_kind_is_a_registered_message() -> None:
+    assert [name for name in KINDS if registry.current(name) is None] == []
+
+
+def fresh(code: str, *arguments: str) -> str:
+    """What ``code`` prints in a new interpreter started in the repository (as run.py is)."""
+    result = subprocess.run([sys.executable, "-c", code, *arguments], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout
+
+
+def test_list_loads_no_workflow(tmp_path: Path) -> None:
+    """``list`` reads the runs table: importing the workflows was half of its time."""
+    log = tmp_path / "log.db"
+    with SyncEventStore.open(log):
+        pass
+    out = fresh("import sys, run\n"
+                "assert run.main(['-q', 'list', '--db', sys.argv[1]]) == 0\n"
+                "print(' '.join(sys.modules))", str(log)).splitlines()
+    assert out[-2] == "0 runs"
+    assert [name for name in WORKFLOWS if name in out[-1].split()] == []
+
+
+def test_the_decoding_commands_register_every_message_type() -> None:
+    """``timeline``, ``show``, ``tail``, ``import``... decode records of any workflow."""
+    missing = fresh(
+        "import importlib, pkgutil, events, run\n"
+        "run.load_message_types()\n"
+        "before = set(events.registry.names())\n"
+        "for module in pkgutil.iter_modules(events.__path__):\n"
+        "    importlib.import_module(f'events.{module.name}')\n"
+        "import sagas.catalog, sagas.worker, sagas.showcase\n"
+        "print(sorted(set(events.registry.names()) - before))")
+    assert missing.strip() == "[]"

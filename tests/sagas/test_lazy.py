@@ -1,0 +1,63 @@
+"""``sagas`` and ``sagas.history`` import their public names on first use.
+
+What type checkers read (the imports under ``TYPE_CHECKING``) and what runs (the
+``__getattr__`` from ``sagas._lazy``) are two lists of the same names: these tests hold
+them equal, and hold ``list`` clear of the saga actor and the actor runtime.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sagas.history
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def type_checking_imports(package: str) -> dict[str, str]:
+    """Each name the package's ``if TYPE_CHECKING:`` block imports -> the module it is from."""
+    source = Path(importlib.import_module(package).__file__ or "").read_text(encoding="utf-8")
+    block = next(node for node in ast.parse(source).body
+                 if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    return {alias.name: node.module or "" for node in block.body
+            if isinstance(node, ast.ImportFrom) for alias in node.names}
+
+
+@pytest.mark.parametrize("package", ["sagas", "sagas.history"])
+def test_every_public_name_resolves_to_the_object_type_checkers_see(package: str) -> None:
+    homes = type_checking_imports(package)
+    assert sorted(homes) == sorted(importlib.import_module(package).__all__)
+    code = ("import importlib, json, sys\n"  # a fresh interpreter: nothing imported yet
+            f"package = importlib.import_module({package!r})\n"
+            "homes = json.loads(sys.argv[1])\n"
+            "print([name for name, home in homes.items() if getattr(package, name)\n"
+            "       is not getattr(importlib.import_module(home), name)])")
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(homes)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match=r"module 'sagas\.history' has no attribute 'nope'"):
+        _ = sagas.history.nope  # type: ignore[attr-defined]
+    with pytest.raises(ImportError, match="cannot import name 'nope'"):
+        from sagas import nope  # type: ignore[attr-defined]  # noqa: F401
+
+
+def test_the_runs_listing_loads_no_actor() -> None:
+    code = ("import sys\n"
+            "from sagas.history import newest_runs, render_runs\n"
+            "from sagas.kinds import KINDS\n"
+            "print(' '.join(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, check=True)
+    loaded = result.stdout.split()
+    assert [name for name in ("actors", "sagas._actor", "store", "pykka") if name in loaded] == []

@@ -77,6 +77,13 @@ class Progress:
             print(file=self.stream, flush=True)
 
 
+def require_log(db: str) -> None:
+    """Refuse, in one line, a command that needs an existing log when there is none."""
+    if not Path(db).exists():
+        msg = f"{db}: no such log"
+        raise SagalogError(msg)
+
+
 def ledger_path(db: str) -> str:
     """Where the demo adapters record their effects: beside the log."""
     return f"{db}.ledger"
@@ -134,9 +141,7 @@ def resume(db: str, plan: FailurePlan) -> int:
     All the workflows' actors run in one runtime, so they all make progress while this
     waits for each workflow's unfinished runs in turn.
     """
-    if not Path(db).exists():
-        msg = f"{db}: no such log"
-        raise SagalogError(msg)
+    require_log(db)
     from actors import Ledger, Runtime
     from sagas.etl import add_etl_workflow, resume_etl
     from sagas.jobs import add_jobs_workflow, resume_jobs
@@ -189,9 +194,7 @@ def report(outcomes: dict[str, str], elapsed: float | None) -> None:
 
 def export(db: str, arguments: argparse.Namespace) -> int:
     """Write the log (or the filtered part) to stdout as JSON Lines."""
-    if not Path(db).exists():
-        msg = f"{db}: no such log"
-        raise SagalogError(msg)
+    require_log(db)
 
     def keep(record: dict[str, object]) -> bool:
         position = int(record["position"])  # type: ignore[call-overload]
@@ -237,9 +240,7 @@ def import_file(db: str, path: str) -> int:
 
 def verify(db: str) -> int:
     """Check the hash chain and the database; 0 when intact, 1 naming the first bad position."""
-    if not Path(db).exists():
-        msg = f"{db}: no such log"
-        raise SagalogError(msg)
+    require_log(db)
     from store import SyncEventStore
 
     with SyncEventStore.open(db, read_only=True) as store:
@@ -318,9 +319,7 @@ def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
     from sagas.master import resume_master, run_master_pipeline, summarise_run
 
     if arguments.resume:
-        if not Path(db).exists():
-            msg = f"{db}: no such log"
-            raise SagalogError(msg)
+        require_log(db)
         with Runtime(db) as runtime:
             outcomes = resume_master(runtime)
             summaries = [summarise_run(runtime.store, run) for run in sorted(outcomes)]
@@ -355,9 +354,7 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
     from store import SyncEventStore
 
     if arguments.manifest:
-        if not Path(db).exists():
-            msg = f"{db}: no such log"
-            raise SagalogError(msg)
+        require_log(db)
         with SyncEventStore.open(db, read_only=True) as store:
             print("\n".join(manifest_lines(store)) or "the manifest is empty")
         return 0
@@ -454,9 +451,7 @@ def load_message_types() -> None:
 
 def history(db: str, arguments: argparse.Namespace) -> int:
     """``list``, ``timeline``, ``explain``, ``show``, ``report``: read the log, never write it."""
-    if not Path(db).exists():
-        msg = f"{db}: no such log"
-        raise SagalogError(msg)
+    require_log(db)
     command = arguments.command
     if command == "list":  # the runs table only: no workflow, no message type
         from sagas.history import newest_runs, render_runs
@@ -554,9 +549,7 @@ def _parse_time(text: str, flag: str = "--since") -> datetime:
 
 def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
     """Replay every saga's inputs through the current code; 1 if any decision would differ."""
-    if not Path(db).exists():
-        msg = f"{db}: no such log"
-        raise SagalogError(msg)
+    require_log(db)
     from sagas.catalog import DEFINITIONS, definition_of_run
     from sagas.history import ReadOnlyLog, what_if
 
@@ -580,9 +573,7 @@ def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
 
 def state_of_sagas(db: str, arguments: argparse.Namespace) -> int:
     """``at POSITION`` or ``at --as-of TIME``: every saga as it stood then."""
-    if not Path(db).exists():
-        msg = f"{db}: no such log"
-        raise SagalogError(msg)
+    require_log(db)
     if (arguments.position is None) == (arguments.as_of is None):
         msg = "at takes a POSITION or --as-of TIME (exactly one of them)"
         raise SagalogError(msg)

@@ -24,17 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from loguru import logger
-
-from events import SagalogError, enable_logging
-from sagas.kinds import SAGA_NAMES
+from sagalog.events import SagalogError
+from sagalog.sagas.kinds import SAGA_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from actors import Runtime
-    from sagas.history import Difference
-    from sagas.orders import FailurePlan
+    from sagalog.actors import Runtime
+    from sagalog.sagas.history import Difference
+    from sagalog.sagas.orders import FailurePlan
 
 DEFAULT_DB = "sagalog.db"
 
@@ -91,7 +89,7 @@ def ledger_path(db: str) -> str:
 
 def failure_plan(arguments: argparse.Namespace) -> FailurePlan:
     """The failure injection the flags ask for."""
-    from sagas.orders import SERVICES, FailurePlan
+    from sagalog.sagas.orders import SERVICES, FailurePlan
 
     for service in arguments.fail:
         if service not in SERVICES:
@@ -109,8 +107,8 @@ def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
     if count < 1 or concurrency < 1:
         msg = "--count and --concurrency must be at least 1"
         raise SagalogError(msg)
-    from actors import Ledger, Runtime
-    from sagas.orders import add_order_workflow, place_order, wait_for_terminals
+    from sagalog.actors import Ledger, Runtime
+    from sagalog.sagas.orders import add_order_workflow, place_order, wait_for_terminals
 
     with Ledger(ledger_path(db)) as ledger, Runtime(db) as runtime:
         add_order_workflow(runtime, ledger, plan)
@@ -142,12 +140,12 @@ def resume(db: str, plan: FailurePlan) -> int:
     waits for each workflow's unfinished runs in turn.
     """
     require_log(db)
-    from actors import Ledger, Runtime
-    from sagas.etl import add_etl_workflow, resume_etl
-    from sagas.jobs import add_jobs_workflow, resume_jobs
-    from sagas.master import resume_master
-    from sagas.orders import add_order_workflow, unfinished_orders, wait_for_terminals
-    from sagas.pipeline import add_pipeline_workflow, resume_pipelines
+    from sagalog.actors import Ledger, Runtime
+    from sagalog.sagas.etl import add_etl_workflow, resume_etl
+    from sagalog.sagas.jobs import add_jobs_workflow, resume_jobs
+    from sagalog.sagas.master import resume_master
+    from sagalog.sagas.orders import add_order_workflow, unfinished_orders, wait_for_terminals
+    from sagalog.sagas.pipeline import add_pipeline_workflow, resume_pipelines
 
     with Ledger(ledger_path(db)) as ledger, Runtime(db) as runtime:
         add_order_workflow(runtime, ledger, plan)
@@ -204,7 +202,7 @@ def export(db: str, arguments: argparse.Namespace) -> int:
             and (arguments.to is None or position <= arguments.to)
         )
 
-    from store import SyncEventStore, export_lines
+    from sagalog.store import SyncEventStore, export_lines
 
     filtered = (arguments.correlation, arguments.stream, arguments.to) != (None, None, None)
     with SyncEventStore.open(db, read_only=True) as store:
@@ -227,8 +225,8 @@ def import_file(db: str, path: str) -> int:
     except (OSError, UnicodeDecodeError) as error:
         msg = f"{path}: cannot read ({error})"
         raise SagalogError(msg) from None
-    from events import registry
-    from store import SyncEventStore, import_lines, parse_lines
+    from sagalog.events import registry
+    from sagalog.store import SyncEventStore, import_lines, parse_lines
 
     load_message_types()
     lines = parse_lines(text, registry)  # every line checked before the log is opened
@@ -241,7 +239,7 @@ def import_file(db: str, path: str) -> int:
 def verify(db: str) -> int:
     """Check the hash chain and the database; 0 when intact, 1 naming the first bad position."""
     require_log(db)
-    from store import SyncEventStore
+    from sagalog.store import SyncEventStore
 
     with SyncEventStore.open(db, read_only=True) as store:
         progress = Progress("verifying", store.last_position())
@@ -253,7 +251,7 @@ def verify(db: str) -> int:
 
 def submit_jobs(db: str, config: str | None, files: Sequence[str]) -> int:
     """Put each file's job message on the pending queue (the worker validates it)."""
-    from sagas.jobs import load_jobs_config, submit_job_files
+    from sagalog.sagas.jobs import load_jobs_config, submit_job_files
 
     ids = submit_job_files(db, files, load_jobs_config(config, db))
     for file, correlation in zip(files, ids, strict=True):
@@ -270,9 +268,9 @@ def jobs_or_worker(db: str, arguments: argparse.Namespace) -> int:
 
 def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as parsed
     """Run the workflows until SIGINT/SIGTERM (or idle); print how the jobs ended."""
-    from sagas.jobs import jobs_summary
-    from sagas.worker import run_worker, stop_on_signals
-    from store import SyncEventStore
+    from sagalog.sagas.jobs import jobs_summary
+    from sagalog.sagas.worker import run_worker, stop_on_signals
+    from sagalog.store import SyncEventStore
 
     stop = threading.Event()
 
@@ -290,8 +288,12 @@ def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as par
 
 def data_pipeline(db: str, config: str) -> int:
     """Run the data pipeline of ``config`` (or finish its interrupted run); 1 if it failed."""
-    from actors import Runtime
-    from sagas.pipeline import add_pipeline_workflow, load_pipeline_config, run_data_pipeline
+    from sagalog.actors import Runtime
+    from sagalog.sagas.pipeline import (
+        add_pipeline_workflow,
+        load_pipeline_config,
+        run_data_pipeline,
+    )
 
     load_pipeline_config(config)  # a bad file is refused before the log is opened
     with Runtime(db) as runtime:
@@ -315,8 +317,8 @@ def data_pipeline(db: str, config: str) -> int:
     return 1 if result["overall_status"] == "failed" else 0
 def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
     """Run the master pipeline once (or finish unfinished runs); 0 if completed, 1 if failed."""
-    from actors import Runtime
-    from sagas.master import resume_master, run_master_pipeline, summarise_run
+    from sagalog.actors import Runtime
+    from sagalog.sagas.master import resume_master, run_master_pipeline, summarise_run
 
     if arguments.resume:
         require_log(db)
@@ -348,10 +350,10 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
 
     Exit 0 when no source failed, 1 when one failed or was quarantined.
     """
-    from actors import Runtime
-    from actors.etl_server import serve_directory
-    from sagas.etl import add_etl_workflow, manifest_lines, resume_etl, run_etl
-    from store import SyncEventStore
+    from sagalog.actors import Runtime
+    from sagalog.actors.etl_server import serve_directory
+    from sagalog.sagas.etl import add_etl_workflow, manifest_lines, resume_etl, run_etl
+    from sagalog.store import SyncEventStore
 
     if arguments.manifest:
         require_log(db)
@@ -387,10 +389,10 @@ def main_job(db: str) -> int:
     rolls back and the loader still runs), the master pipeline, and an ETL run against a
     local HTTP server started here. Each writes its files under ``<db>.showcase/``.
     """
-    from sagas.history import list_runs
-    from sagas.kinds import KINDS
-    from sagas.orders import FailurePlan
-    from sagas.showcase import prepare_showcase
+    from sagalog.sagas.history import list_runs
+    from sagalog.sagas.kinds import KINDS
+    from sagalog.sagas.orders import FailurePlan
+    from sagalog.sagas.showcase import prepare_showcase
 
     showcase = prepare_showcase(db)
     codes = []
@@ -440,13 +442,13 @@ def load_message_types() -> None:
     import their own; a command that reads records of any workflow (``timeline``,
     ``show``, ``tail``, ``import``...) calls this instead of importing every workflow.
     """
-    import events.etl
-    import events.jobs
-    import events.master
-    import events.orders
-    import events.pipeline
-    import events.runtime
-    import events.sagas  # noqa: F401 - imported for the registrations
+    import sagalog.events.etl
+    import sagalog.events.jobs
+    import sagalog.events.master
+    import sagalog.events.orders
+    import sagalog.events.pipeline
+    import sagalog.events.runtime
+    import sagalog.events.sagas  # noqa: F401 - imported for the registrations
 
 
 def history(db: str, arguments: argparse.Namespace) -> int:
@@ -454,15 +456,15 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     require_log(db)
     command = arguments.command
     if command == "list":  # the runs table only: no workflow, no message type
-        from sagas.history import newest_runs, render_runs
-        from sagas.kinds import KINDS
+        from sagalog.sagas.history import newest_runs, render_runs
+        from sagalog.sagas.kinds import KINDS
 
         since = _parse_time(arguments.since) if arguments.since else None
         runs, total = newest_runs(db, KINDS, max(arguments.limit, 0), status=arguments.status,
                                   kind=arguments.kind, since=since)
         print(render_runs(runs, arguments.limit, total=total))
         return 0
-    from sagas.history import (
+    from sagalog.sagas.history import (
         actor_deaths,
         explain,
         read_timeline,
@@ -470,7 +472,7 @@ def history(db: str, arguments: argparse.Namespace) -> int:
         show,
         write_report,
     )
-    from store import SyncEventStore
+    from sagalog.store import SyncEventStore
 
     load_message_types()
     with SyncEventStore.open(db, read_only=True) as store:
@@ -480,12 +482,12 @@ def history(db: str, arguments: argparse.Namespace) -> int:
         timeline = read_timeline(store, arguments.run_id)
         deaths = actor_deaths(store, timeline) if command == "report" else []
     if command == "report":
-        from sagas.catalog import definition_for  # the workflows: only these two need them
+        from sagalog.sagas.catalog import definition_for  # the workflows: only these two need them
 
         definition = definition_for(timeline.entries[0].record.type)
         print(write_report(arguments.html, render_html(timeline, definition, deaths)))
     elif command == "explain":
-        from sagas.catalog import definition_for
+        from sagalog.sagas.catalog import definition_for
 
         first = timeline.entries[0].record.type
         print(explain(timeline, definition_for(first)))
@@ -500,7 +502,7 @@ def history(db: str, arguments: argparse.Namespace) -> int:
 
 def bundle_run(db: str, arguments: argparse.Namespace) -> int:
     """``bundle``: one run's records into a new log; the log itself is only read."""
-    from sagas.history import bundle
+    from sagalog.sagas.history import bundle
 
     load_message_types()
     print(bundle(db, arguments.run_id, arguments.output, force=arguments.force).line())
@@ -512,8 +514,8 @@ def follow(db: str, arguments: argparse.Namespace) -> int:
     if arguments.count is not None and arguments.count < 1:
         msg = "--count must be at least 1"
         raise SagalogError(msg)
-    from sagas.history import TailOptions, check_types, tail
-    from sagas.worker import stop_on_signals
+    from sagalog.sagas.history import TailOptions, check_types, tail
+    from sagalog.sagas.worker import stop_on_signals
 
     load_message_types()  # --types is checked against them; every record is decoded
     types = check_types(arguments.types.split(",")) if arguments.types else None
@@ -550,8 +552,8 @@ def _parse_time(text: str, flag: str = "--since") -> datetime:
 def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
     """Replay every saga's inputs through the current code; 1 if any decision would differ."""
     require_log(db)
-    from sagas.catalog import DEFINITIONS, definition_of_run
-    from sagas.history import ReadOnlyLog, what_if
+    from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
+    from sagalog.sagas.history import ReadOnlyLog, what_if
 
     with ReadOnlyLog(db, source_positions=True) as store:
         bundled = store.source_range
@@ -577,8 +579,8 @@ def state_of_sagas(db: str, arguments: argparse.Namespace) -> int:
     if (arguments.position is None) == (arguments.as_of is None):
         msg = "at takes a POSITION or --as-of TIME (exactly one of them)"
         raise SagalogError(msg)
-    from sagas.catalog import DEFINITIONS, definition_of_run
-    from sagas.history import ReadOnlyLog, position_at, render_states, state_at, states_json
+    from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
+    from sagalog.sagas.history import ReadOnlyLog, position_at, render_states, state_at, states_json
 
     position = (arguments.position if arguments.position is not None
                 else position_at(db, _parse_time(arguments.as_of, "--as-of")))
@@ -594,8 +596,8 @@ def state_of_sagas(db: str, arguments: argparse.Namespace) -> int:
 
 def graph(_db: str, arguments: argparse.Namespace) -> int:
     """A saga definition as a Mermaid flowchart; a warning per step nothing would undo."""
-    from sagas.catalog import DEFINITIONS
-    from sagas.history import UnknownSagaError, mermaid_flowchart
+    from sagalog.sagas.catalog import DEFINITIONS
+    from sagalog.sagas.history import UnknownSagaError, mermaid_flowchart
 
     definition = DEFINITIONS.get(arguments.saga)
     if definition is None:
@@ -744,12 +746,18 @@ def dispatch(arguments: argparse.Namespace) -> int:
     return command(arguments.db, arguments) if command else main_job(arguments.db)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
+    """Run the command line; return the exit code.
+
+    Called as a function (``main(["list"])`` from a host application or a test), it leaves
+    the host's loguru sinks alone: sagalog's lines reach whatever sinks the host has, if it
+    turned them on. Run as a program (``program=True``: the ``sagalog`` script,
+    ``python -m sagalog``, ``python run.py``) it owns the process: loguru's default sink is
+    replaced by sagalog's lines on stderr, unless ``-q`` or the command prints data.
+    """
     arguments = parser().parse_args(argv)
-    logger.remove()  # the application owns the sinks: drop loguru's default one
-    if not arguments.quiet and arguments.command != "export":
-        enable_logging(sys.stderr, level="INFO")
+    if program:
+        _log_to_stderr(quiet=arguments.quiet or arguments.command in QUIET_COMMANDS)
     try:
         return dispatch(arguments)
     except SagalogError as error:
@@ -765,5 +773,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+QUIET_COMMANDS = frozenset({"export", "list", "graph"})
+"""Commands that log nothing: their sinks are not even set up (``list`` starts faster)."""
+
+
+def _log_to_stderr(*, quiet: bool) -> None:
+    """The program's logging: sagalog's lines on stderr, and nothing else of loguru's."""
+    if quiet:
+        return
+    from loguru import logger
+
+    from sagalog.events import enable_logging
+
+    logger.remove()  # the program owns the process: drop loguru's default sink
+    enable_logging(sys.stderr, level="INFO")
+
+
+def run() -> None:
+    """The ``sagalog`` script and ``python -m sagalog``: :func:`main` as a program."""
+    sys.exit(main(program=True))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

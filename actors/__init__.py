@@ -1,18 +1,20 @@
 """The actor runtime: pykka actors that talk only through the log."""
 
-from loguru import logger
+# Imported first, before any module that logs: sagalog stays quiet until the application
+# turns its logs on (see sagalog.events._logging).
+import sagalog.events._logging  # noqa: F401  # isort: skip
 
-from actors._actor import Actor, ActorContext, ActorCrashedError
-from actors._clock import Clock, ClockProtocol, SystemClock, TimerHandle, VirtualClock
-from actors._errors import (
+from sagalog.actors._actor import Actor, ActorContext, ActorCrashedError
+from sagalog.actors._clock import Clock, ClockProtocol, SystemClock, TimerHandle, VirtualClock
+from sagalog.actors._errors import (
     ActorDefinitionError,
     ActorRuntimeError,
     HandlerOutputError,
     RuntimeStateError,
 )
-from actors._handlers import handles
-from actors._ledger import Ledger, LedgerEntry, LedgerError
-from actors._notify import (
+from sagalog.actors._handlers import handles
+from sagalog.actors._ledger import Ledger, LedgerEntry, LedgerError
+from sagalog.actors._notify import (
     DeliveryFailure,
     ManualReviewNotifier,
     MockNotificationHandler,
@@ -22,8 +24,8 @@ from actors._notify import (
     SentNotification,
     UnknownPriorityError,
 )
-from actors._outputs import CancelTimer, Emit, Output, Schedule
-from actors._report import (
+from sagalog.actors._outputs import CancelTimer, Emit, Output, Schedule
+from sagalog.actors._report import (
     ErrorDetail,
     ManualReviewReport,
     RecoveryAction,
@@ -32,9 +34,9 @@ from actors._report import (
     render_report,
     system_metadata,
 )
-from actors._retry import RetryPolicy
-from actors._runtime import RUNTIME_STREAM, Runtime
-from actors._timers import TimerService
+from sagalog.actors._retry import RetryPolicy
+from sagalog.actors._runtime import RUNTIME_STREAM, Runtime
+from sagalog.actors._timers import TimerService
 
 __all__ = [
     "RUNTIME_STREAM",
@@ -77,6 +79,3 @@ __all__ = [
     "render_report",
     "system_metadata",
 ]
-
-# A library adds no sink and stays quiet until the application opts in: see README "Logging".
-logger.disable("actors")

@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pykka
 from loguru import logger
 
-from actors._handlers import collect_handlers
-from actors._outputs import normalize, to_requests
-from actors._retry import RetryPolicy
-from events import Envelope, Message, derived_event_id
-from events.runtime import HandlerFailed
-from store import AppendRequest, Checkpoint, EventIdConflictError, StoreClosedError
+from sagalog.actors._handlers import collect_handlers
+from sagalog.actors._outputs import normalize, to_requests
+from sagalog.actors._retry import RetryPolicy
+from sagalog.events import Envelope, Message, derived_event_id
+from sagalog.events.runtime import HandlerFailed
+from sagalog.store import AppendRequest, Checkpoint, EventIdConflictError, StoreClosedError
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from actors._clock import ClockProtocol, TimerHandle
-    from store import SyncEventStore, SyncSubscription
+    from sagalog.actors._clock import ClockProtocol, TimerHandle
+    from sagalog.store import SyncEventStore, SyncSubscription
 
 __all__ = ["Actor", "ActorContext", "ActorCrashedError", "ActorProgress"]
 

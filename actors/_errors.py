@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events import SagalogError
+from sagalog.events import SagalogError
 
 __all__ = [
     "ActorDefinitionError",

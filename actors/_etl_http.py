@@ -19,7 +19,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import BinaryIO
 
-from events.etl import Downloaded, DownloadFailed, DownloadSource, ProbeFailed, SourceProbed
+from sagalog.events.etl import Downloaded, DownloadFailed, DownloadSource, ProbeFailed, SourceProbed
 
 __all__ = ["EXTENSIONS", "download", "download_path", "probe", "sha256_of"]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from events.etl import FreshnessChecked, FreshnessRule, ManifestRecorded
+from sagalog.events.etl import FreshnessChecked, FreshnessRule, ManifestRecorded
 
 if TYPE_CHECKING:
-    from store import SyncEventStore
+    from sagalog.store import SyncEventStore
 
 __all__ = ["ManifestEntry", "check_freshness", "manifest"]
 

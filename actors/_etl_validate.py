@@ -14,8 +14,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from actors._etl_http import sha256_of
-from events.etl import Quarantined, Validated, ValidateFile
+from sagalog.actors._etl_http import sha256_of
+from sagalog.events.etl import Quarantined, Validated, ValidateFile
 
 __all__ = ["JSON_PARSE_LIMIT", "format_problem", "quarantine_path", "validate"]
 

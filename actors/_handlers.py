@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from actors._errors import ActorDefinitionError
-from events import Message
+from sagalog.actors._errors import ActorDefinitionError
+from sagalog.events import Message
 
 __all__ = ["collect_handlers", "handles"]
 

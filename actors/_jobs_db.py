@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from actors._jobs_sqlite import connect, transaction, translated
+from sagalog.actors._jobs_sqlite import connect, transaction, translated
 
 __all__ = ["JobRow", "JobsDatabase"]
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from actors._jobs_sqlite import connect, transaction, translated
-from events.jobs import Document
+from sagalog.actors._jobs_sqlite import connect, transaction, translated
+from sagalog.events.jobs import Document
 
 __all__ = ["FTS5_INDEXER", "Fts5Indexer", "IndexerProtocol", "SearchHit", "indexed", "search"]
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from actors._errors import ActorRuntimeError
-from actors._local_db import set_wal, write_transaction
+from sagalog.actors._errors import ActorRuntimeError
+from sagalog.actors._local_db import set_wal, write_transaction
 
 __all__ = ["JobsDatabaseError", "connect", "transaction", "translated"]
 

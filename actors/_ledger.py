@@ -23,8 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from actors._errors import ActorRuntimeError
-from actors._local_db import set_wal, write_transaction
+from sagalog.actors._errors import ActorRuntimeError
+from sagalog.actors._local_db import set_wal, write_transaction
 
 __all__ = ["Ledger", "LedgerEntry", "LedgerError"]
 

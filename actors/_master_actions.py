@@ -36,9 +36,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from actors._errors import ActorRuntimeError
-from actors._master_effects import EffectScope
-from events.master import ActivityCommand
+from sagalog.actors._errors import ActorRuntimeError
+from sagalog.actors._master_effects import EffectScope
+from sagalog.events.master import ActivityCommand
 
 __all__ = [
     "BUILTIN_ACTIONS",

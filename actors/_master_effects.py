@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from actors._local_db import write_transaction
+from sagalog.actors._local_db import write_transaction
 
 __all__ = ["EffectRecord", "EffectScope", "apply_once", "effect_rows", "warehouse_connection"]
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from actors._actor import Actor
-from actors._handlers import handles
-from events import Envelope, Message
-from events.master import (
+from sagalog.actors._actor import Actor
+from sagalog.actors._handlers import handles
+from sagalog.events import Envelope, Message
+from sagalog.events.master import (
     ACTIVITY_COMMANDS,
     ACTIVITY_FAILURES,
     ACTIVITY_SUCCESSES,
@@ -29,7 +29,7 @@ from events.master import (
     ActivitySucceeded,
     MasterPipelineStarted,
 )
-from store import SyncEventStore
+from sagalog.store import SyncEventStore
 
 __all__ = [
     "MONITORING_TABLE",

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from loguru import logger
 
-from actors._actor import Actor
-from actors._handlers import handles
-from actors._notify import NotificationHandlerProtocol
-from events import Envelope, Message
-from events.master import (
+from sagalog.actors._actor import Actor
+from sagalog.actors._handlers import handles
+from sagalog.actors._notify import NotificationHandlerProtocol
+from sagalog.events import Envelope, Message
+from sagalog.events.master import (
     ACTIVITY_COMMANDS,
     ACTIVITY_SUCCESSES,
     ActivitySucceeded,

@@ -29,8 +29,8 @@ from typing import Protocol
 
 from loguru import logger
 
-from actors._errors import ActorRuntimeError
-from actors._report import ManualReviewReport, render_report
+from sagalog.actors._errors import ActorRuntimeError
+from sagalog.actors._report import ManualReviewReport, render_report
 
 __all__ = [
     "DeliveryFailure",

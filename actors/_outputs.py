@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from actors._errors import HandlerOutputError
-from events import Envelope, Message, derived_event_id, encode
-from events.runtime import TimerCancelled, TimerScheduled
-from store import AppendRequest
+from sagalog.actors._errors import HandlerOutputError
+from sagalog.events import Envelope, Message, derived_event_id, encode
+from sagalog.events.runtime import TimerCancelled, TimerScheduled
+from sagalog.store import AppendRequest
 
 if TYPE_CHECKING:
     from uuid import UUID

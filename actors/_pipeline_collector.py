@@ -26,8 +26,8 @@ from typing import Any
 
 from loguru import logger
 
-from actors._pipeline_schema import SchemaFileError, TableSpec, check_source, read_schemas
-from events.pipeline import CollectData, CollectorFinished, HealingAction, PhaseError
+from sagalog.actors._pipeline_schema import SchemaFileError, TableSpec, check_source, read_schemas
+from sagalog.events.pipeline import CollectData, CollectorFinished, HealingAction, PhaseError
 
 __all__ = ["COLLECTOR_AGENT", "DataCollector", "write_json_atomically"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from events import SagalogError
-from events.pipeline import PipelineConfig
+from sagalog.events import SagalogError
+from sagalog.events.pipeline import PipelineConfig
 
 __all__ = ["DEFAULTS", "PipelineConfigError", "load_pipeline_config"]
 

@@ -31,7 +31,13 @@ from typing import Any
 
 from loguru import logger
 
-from events.pipeline import HealingAction, LoadData, LoaderFailed, LoaderFinished, PhaseError
+from sagalog.events.pipeline import (
+    HealingAction,
+    LoadData,
+    LoaderFailed,
+    LoaderFinished,
+    PhaseError,
+)
 
 __all__ = ["LOADER_AGENT", "DataLoader", "load_history"]
 

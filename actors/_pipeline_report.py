@@ -19,16 +19,16 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from actors._pipeline_collector import COLLECTOR_AGENT
-from actors._pipeline_loader import LOADER_AGENT
-from actors._report import (
+from sagalog.actors._pipeline_collector import COLLECTOR_AGENT
+from sagalog.actors._pipeline_loader import LOADER_AGENT
+from sagalog.actors._report import (
     ErrorDetail,
     ManualReviewReport,
     RecoveryAction,
     ReportSummary,
     system_metadata,
 )
-from events.pipeline import HealingAction, PhaseError, PipelineFinished
+from sagalog.events.pipeline import HealingAction, PhaseError, PipelineFinished
 
 __all__ = ["ORCHESTRATOR_AGENT", "OutboxNotificationHandler", "pipeline_report"]
 

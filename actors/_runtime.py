@@ -20,15 +20,15 @@ from uuid import UUID
 import pykka
 from loguru import logger
 
-from actors._actor import Actor, ActorContext, ActorProgress
-from actors._clock import ClockProtocol, SystemClock
-from actors._errors import ActorDefinitionError, RuntimeStateError
-from actors._timers import TimerService
-from events.runtime import ActorDied
-from store import ANY, Durability, ExpectedVersion, SyncEventStore
+from sagalog.actors._actor import Actor, ActorContext, ActorProgress
+from sagalog.actors._clock import ClockProtocol, SystemClock
+from sagalog.actors._errors import ActorDefinitionError, RuntimeStateError
+from sagalog.actors._timers import TimerService
+from sagalog.events.runtime import ActorDied
+from sagalog.store import ANY, Durability, ExpectedVersion, SyncEventStore
 
 if TYPE_CHECKING:
-    from events import Envelope, Message, Registry
+    from sagalog.events import Envelope, Message, Registry
 
 __all__ = ["Runtime"]
 
@@ -264,7 +264,7 @@ class Runtime:
             name=spec.name, store=self._store, clock=self.clock, on_death=self._on_death,
             idle_wait=self._idle_wait, progress=spec.progress,
         )
-        from actors._actor import _Attach  # noqa: PLC0415 - the runtime's private handshake
+        from sagalog.actors._actor import _Attach  # noqa: PLC0415 - the runtime's private handshake
 
         ref.tell(_Attach(context))
 

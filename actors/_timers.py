@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 
 import pykka
 
-from actors._actor import Actor
-from actors._handlers import handles
-from events import Envelope, Message, derived_event_id, registry
-from events.runtime import TimerCancelled, TimerFired, TimerScheduled
-from store import AppendRequest
+from sagalog.actors._actor import Actor
+from sagalog.actors._handlers import handles
+from sagalog.events import Envelope, Message, derived_event_id, registry
+from sagalog.events.runtime import TimerCancelled, TimerFired, TimerScheduled
+from sagalog.store import AppendRequest
 
 if TYPE_CHECKING:
-    from actors._clock import TimerHandle
+    from sagalog.actors._clock import TimerHandle
 
 __all__ = ["TimerService"]
 

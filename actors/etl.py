@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from loguru import logger
 
-from actors._actor import Actor
-from actors._etl_http import download, probe
-from actors._etl_manifest import ManifestEntry, check_freshness, manifest
-from actors._etl_validate import validate
-from actors._handlers import handles
-from events import Envelope, Message
-from events.etl import (
+from sagalog.actors._actor import Actor
+from sagalog.actors._etl_http import download, probe
+from sagalog.actors._etl_manifest import ManifestEntry, check_freshness, manifest
+from sagalog.actors._etl_validate import validate
+from sagalog.actors._handlers import handles
+from sagalog.events import Envelope, Message
+from sagalog.events.etl import (
     CheckFreshness,
     Downloaded,
     DownloadFailed,

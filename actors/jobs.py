@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from actors._actor import Actor
-from actors._handlers import handles
-from actors._jobs_db import JobRow, JobsDatabase
-from actors._jobs_search import (
+from sagalog.actors._actor import Actor
+from sagalog.actors._handlers import handles
+from sagalog.actors._jobs_db import JobRow, JobsDatabase
+from sagalog.actors._jobs_search import (
     FTS5_INDEXER,
     Fts5Indexer,
     IndexerProtocol,
@@ -32,10 +32,10 @@ from actors._jobs_search import (
     indexed,
     search,
 )
-from actors._jobs_sqlite import JobsDatabaseError
-from actors._outputs import Emit
-from events import Envelope, Message
-from events.jobs import (
+from sagalog.actors._jobs_sqlite import JobsDatabaseError
+from sagalog.actors._outputs import Emit
+from sagalog.events import Envelope, Message
+from sagalog.events.jobs import (
     IndexersFailed,
     IndexersRan,
     Job,

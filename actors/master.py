@@ -16,9 +16,9 @@ from typing import Any
 
 from loguru import logger
 
-from actors._actor import Actor
-from actors._handlers import handles
-from actors._master_actions import (
+from sagalog.actors._actor import Actor
+from sagalog.actors._handlers import handles
+from sagalog.actors._master_actions import (
     BUILTIN_ACTIONS,
     Action,
     ActionContext,
@@ -30,8 +30,8 @@ from actors._master_actions import (
     resolve_environment,
     run_sql_models,
 )
-from actors._master_effects import EffectRecord, EffectScope, apply_once, effect_rows
-from actors._master_monitoring import (
+from sagalog.actors._master_effects import EffectRecord, EffectScope, apply_once, effect_rows
+from sagalog.actors._master_monitoring import (
     MONITORING_TABLE,
     MonitoringProjection,
     MonitoringRow,
@@ -40,9 +40,9 @@ from actors._master_monitoring import (
     read_monitoring,
     rebuild_monitoring,
 )
-from actors._master_notify import FileNotificationHandler, OperationsWatch, stage_span
-from events import Envelope, Message
-from events.master import (
+from sagalog.actors._master_notify import FileNotificationHandler, OperationsWatch, stage_span
+from sagalog.events import Envelope, Message
+from sagalog.events.master import (
     ACTIVITY_COMMANDS,
     ACTIVITY_FAILURES,
     ACTIVITY_SUCCESSES,

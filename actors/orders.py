@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from actors._actor import Actor
-from actors._handlers import handles
-from actors._ledger import Ledger
-from events import Envelope, Message
-from events.orders import (
+from sagalog.actors._actor import Actor
+from sagalog.actors._handlers import handles
+from sagalog.actors._ledger import Ledger
+from sagalog.events import Envelope, Message
+from sagalog.events.orders import (
     CancelShipping,
     ChargePayment,
     CheckProduct,

@@ -18,20 +18,20 @@ from pathlib import Path
 
 from loguru import logger
 
-from actors._actor import Actor
-from actors._handlers import handles
-from actors._notify import ManualReviewNotifier, NotificationHandlerProtocol, Priority
-from actors._pipeline_collector import COLLECTOR_AGENT, DataCollector
-from actors._pipeline_config import DEFAULTS, PipelineConfigError, load_pipeline_config
-from actors._pipeline_loader import LOADER_AGENT, DataLoader, load_history
-from actors._pipeline_report import (
+from sagalog.actors._actor import Actor
+from sagalog.actors._handlers import handles
+from sagalog.actors._notify import ManualReviewNotifier, NotificationHandlerProtocol, Priority
+from sagalog.actors._pipeline_collector import COLLECTOR_AGENT, DataCollector
+from sagalog.actors._pipeline_config import DEFAULTS, PipelineConfigError, load_pipeline_config
+from sagalog.actors._pipeline_loader import LOADER_AGENT, DataLoader, load_history
+from sagalog.actors._pipeline_report import (
     ORCHESTRATOR_AGENT,
     OutboxNotificationHandler,
     pipeline_report,
 )
-from actors._retry import RetryPolicy
-from events import Envelope, Message
-from events.pipeline import (
+from sagalog.actors._retry import RetryPolicy
+from sagalog.events import Envelope, Message
+from sagalog.events.pipeline import (
     CollectData,
     CollectorFinished,
     LoadData,

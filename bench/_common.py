@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from store import WriterStats
+from sagalog.store import WriterStats
 
 __all__ = ["check_appends", "delta", "filesystem", "print_machine", "scratch", "snapshot"]
 

@@ -54,11 +54,11 @@ from uuid import UUID
 
 from _common import print_machine, scratch
 
-import sagas.catalog  # noqa: F401 - registers every workflow's message types
-from events import Envelope, Message, derived_event_id, encode, new_event_ids, registry
-from events import uuid_from_bytes as to_uuid
-from sagas.history import EXTERNAL, producers
-from store import SCHEMA_VERSION, AppendRequest, SyncEventStore
+import sagalog.sagas.catalog  # noqa: F401 - registers every workflow's message types
+from sagalog.events import Envelope, Message, derived_event_id, encode, new_event_ids, registry
+from sagalog.events import uuid_from_bytes as to_uuid
+from sagalog.sagas.history import EXTERNAL, producers
+from sagalog.store import SCHEMA_VERSION, AppendRequest, SyncEventStore
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_PY = ROOT / "run.py"

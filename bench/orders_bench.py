@@ -82,12 +82,12 @@ import psutil
 from _common import check_appends, delta, print_machine, scratch, snapshot
 from loguru import logger
 
-from actors import Ledger, Runtime
-from actors.orders import DemoCatalogue, ProductService
-from events import enable_logging
-from events.orders import OrderPlaced
-from sagas import saga_actor
-from sagas.orders import (
+from sagalog.actors import Ledger, Runtime
+from sagalog.actors.orders import DemoCatalogue, ProductService
+from sagalog.events import enable_logging
+from sagalog.events.orders import OrderPlaced
+from sagalog.sagas import saga_actor
+from sagalog.sagas.orders import (
     ORDER_SAGA,
     TERMINAL_TYPES,
     FailurePlan,
@@ -96,7 +96,7 @@ from sagas.orders import (
     unfinished_orders,
     wait_for_terminals,
 )
-from store import (
+from sagalog.store import (
     AppendRequest,
     SqliteEventStore,
     SyncEventStore,
@@ -527,9 +527,9 @@ def replay_capture(result: Resume, t0: list[float]) -> Iterator[None]:
             result.replay_message = message.record["message"]
 
     def wanted(record: Any) -> bool:  # loguru's record
-        return record["name"] == "sagas._actor" and record["message"].startswith("replayed")
+        return record["name"] == "sagalog.sagas._actor" and record["message"].startswith("replayed")
 
-    logger.enable("sagas")
+    logger.enable("sagalog.sagas")
     sink_id = logger.add(sink, level="INFO", filter=wanted, format="{message}")
     try:
         yield

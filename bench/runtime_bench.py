@@ -69,9 +69,9 @@ from typing import Any
 import pykka
 from _common import check_appends, delta, print_machine, scratch, snapshot
 
-from actors import Actor, Runtime, handles
-from events import Command, Envelope, Event
-from store import WriterStats
+from sagalog.actors import Actor, Runtime, handles
+from sagalog.events import Command, Envelope, Event
+from sagalog.store import WriterStats
 
 HOPS = 4
 MESSAGES_PER_CHAIN = HOPS + 1

@@ -56,8 +56,8 @@ from pathlib import Path
 import psutil
 from _common import print_machine, scratch
 
-from events import Event, new_event_id
-from store import SqliteEventStore
+from sagalog.events import Event, new_event_id
+from sagalog.store import SqliteEventStore
 
 MB = 1024 * 1024
 BATCH = 1000

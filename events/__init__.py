@@ -1,9 +1,13 @@
-"""Typed messages: the Event and Command bases, the type registry, upcasters, the envelope."""
+"""Typed messages: the Event and Command bases, the type registry, upcasters, the envelope.
 
-from loguru import logger
+The names below are imported when first used (see :mod:`sagalog.events._lazy`): the
+messages bring pydantic (0.13 s), which ``sagalog --help`` and ``list`` do not need; they
+use only the errors.
+"""
 
-from events._envelope import ENVELOPE_FIELDS, Envelope, TMessage
-from events._errors import (
+from typing import TYPE_CHECKING
+
+from sagalog.events._errors import (
     DuplicateMessageTypeError,
     InvalidMessageError,
     MessageError,
@@ -12,11 +16,15 @@ from events._errors import (
     UnportableValueError,
     UpcastError,
 )
-from events._ids import derived_event_id, new_event_id, new_event_ids, uuid_from_bytes
-from events._logging import enable_logging
-from events._message import Command, Event, Message
-from events._portable import encode
-from events._registry import Registry, Upcaster, registry, upcaster
+from sagalog.events._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from sagalog.events._envelope import ENVELOPE_FIELDS, Envelope, TMessage
+    from sagalog.events._ids import derived_event_id, new_event_id, new_event_ids, uuid_from_bytes
+    from sagalog.events._logging import enable_logging
+    from sagalog.events._message import Command, Event, Message
+    from sagalog.events._portable import encode
+    from sagalog.events._registry import Registry, Upcaster, registry, upcaster
 
 __all__ = [
     "ENVELOPE_FIELDS",
@@ -44,5 +52,12 @@ __all__ = [
     "uuid_from_bytes",
 ]
 
-# A library adds no sink and stays quiet until the application opts in: see README "Logging".
-logger.disable("events")
+if not TYPE_CHECKING:  # type checkers read the imports above, and see no __getattr__
+    __getattr__ = lazy_names(__name__, {
+        "_envelope": ("ENVELOPE_FIELDS", "Envelope", "TMessage"),
+        "_ids": ("derived_event_id", "new_event_id", "new_event_ids", "uuid_from_bytes"),
+        "_logging": ("enable_logging",),
+        "_message": ("Command", "Event", "Message"),
+        "_portable": ("encode",),
+        "_registry": ("Registry", "Upcaster", "registry", "upcaster"),
+    })

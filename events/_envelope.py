@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
-from events._message import Message
+from sagalog.events._message import Message
 
 __all__ = ["ENVELOPE_FIELDS", "Envelope", "TMessage"]
 

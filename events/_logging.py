@@ -1,8 +1,20 @@
 """Turning sagalog's logs on: the library is silent until the application asks.
 
-Each package calls ``logger.disable(<package>)`` at import, as loguru advises for
-libraries, so importing sagalog never prints anything and adds no sink. One call,
-:func:`enable_logging`, turns all four packages on.
+Every module of sagalog logs through loguru under its own name (``sagalog.store._writer``,
+``sagalog.actors._runtime``...). Importing this module disables the whole ``sagalog``
+name once, as loguru advises for libraries, so importing sagalog never prints anything and
+adds no sink. It is imported (by ``sagalog.store`` and ``sagalog.actors``) before any module
+that logs, and only once per process: a later import of another sagalog package cannot
+silence logs the application has turned on (an import-time ``disable`` per package did,
+when a command enabled logging before its lazy imports).
+
+Two ways to turn the logs on, both at any time:
+- ``logger.enable("sagalog")`` sends sagalog's lines to the sinks the application has;
+- :func:`enable_logging` does the same and, given a sink, adds it with sagalog's format
+  (once: calling it again replaces the sink it added, so no line is printed twice).
+
+Hazard: ``logger.enable("sagalog")`` called before the first import of ``sagalog.store``
+or ``sagalog.actors`` is undone by that import; :func:`enable_logging` never is.
 """
 
 from __future__ import annotations
@@ -14,15 +26,20 @@ from loguru import logger
 if TYPE_CHECKING:
     from loguru import Record
 
-__all__ = ["PACKAGES", "enable_logging"]
+__all__ = ["NAMESPACE", "enable_logging"]
 
-PACKAGES = ("events", "store", "actors", "sagas")
-"""The packages whose log lines :func:`enable_logging` turns on."""
+NAMESPACE = "sagalog"
+"""The loguru name that covers every module of sagalog."""
 
 _FORMAT = (
     "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
     "<cyan>{name}</cyan>{extra[context]} - <level>{message}</level>"
 )
+
+_added: list[int] = []
+"""The sink :func:`enable_logging` added last (at most one), so a second call replaces it."""
+
+logger.disable(NAMESPACE)
 
 
 def _context(record: Record) -> None:
@@ -34,30 +51,34 @@ def _context(record: Record) -> None:
 def enable_logging(sink: Any = None, level: str = "INFO") -> int | None:  # noqa: ANN401 - any loguru sink
     """Turn sagalog's logs on; with ``sink``, also send them there at ``level``.
 
-    Without a sink, the lines go to whatever sinks the application already has.
-    Returns the id of the sink added (for ``logger.remove``), or None.
+    Without a sink, the lines go to whatever sinks the application already has. With one,
+    the sink gets sagalog's lines only, formatted with their bound context (actor, saga,
+    position); a sink this function added before is removed first, so calling it twice
+    does not print each line twice. Returns the id of the sink added (for
+    ``logger.remove``), or None.
 
     Example::
 
         import sys
-        from events import enable_logging
+        from sagalog.events import enable_logging
         enable_logging(sys.stderr, level="DEBUG")
     """
-    for package in PACKAGES:
-        logger.enable(package)
+    logger.enable(NAMESPACE)
     if sink is None:
         return None
-    return logger.add(
-        sink,
-        level=level,
-        format=_FORMAT,
-        filter=_filter,
-    )
+    while _added:
+        try:
+            logger.remove(_added.pop())
+        except ValueError:  # the application removed it already
+            pass
+    sink_id = logger.add(sink, level=level, format=_FORMAT, filter=_filter)
+    _added.append(sink_id)
+    return sink_id
 
 
 def _filter(record: Record) -> bool:
     name = record["name"] or ""
-    if name.split(".", 1)[0] not in PACKAGES:
+    if name != NAMESPACE and not name.startswith(NAMESPACE + "."):
         return False
     _context(record)
     return True

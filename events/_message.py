@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from events._registry import registry
+from sagalog.events._registry import registry
 
 __all__ = ["Command", "Event", "Message"]
 

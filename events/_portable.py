@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from pydantic_core import PydanticSerializationError
 
-from events._errors import UnportableValueError
+from sagalog.events._errors import UnportableValueError
 
 if TYPE_CHECKING:
-    from events._message import Message
+    from sagalog.events._message import Message
 
 __all__ = ["encode"]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from events._errors import (
+from sagalog.events._errors import (
     DuplicateMessageTypeError,
     InvalidMessageError,
     UnknownMessageTypeError,
@@ -24,7 +24,7 @@ from events._errors import (
 )
 
 if TYPE_CHECKING:
-    from events._message import Message
+    from sagalog.events._message import Message
 
 __all__ = ["Registry", "Upcaster", "registry", "upcaster"]
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events._message import Command, Event
+from sagalog.events._message import Command, Event
 
 __all__ = [
     "DEFAULT_QUEUES",

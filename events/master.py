@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events._message import Command, Event
+from sagalog.events._message import Command, Event
 
 __all__ = [
     "ACTIVITY_COMMANDS",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events._message import Command, Event
+from sagalog.events._message import Command, Event
 
 __all__ = [
     "CancelShipping",

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events._message import Command, Event
+from sagalog.events._message import Command, Event
 
 __all__ = [
     "PIPELINE_STATUSES",

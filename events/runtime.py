@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from events._message import Event
+from sagalog.events._message import Event
 
 __all__ = ["ActorDied", "HandlerFailed", "TimerCancelled", "TimerFired", "TimerScheduled"]
 

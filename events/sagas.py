@@ -5,7 +5,7 @@ These are part of the log format: their registered names must not change.
 
 from __future__ import annotations
 
-from events._message import Command, Event
+from sagalog.events._message import Command, Event
 
 __all__ = ["ManualReviewRequired", "RetryStep", "SagaDecided", "StepTimedOut"]
 

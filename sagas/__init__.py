@@ -1,18 +1,16 @@
 """Saga and pipeline definitions, and the saga actor that replays the log and decides.
 
-The names below are imported when first used (see :mod:`sagas._lazy`): the saga actor
+The names below are imported when first used (see :mod:`sagalog.events._lazy`): the saga actor
 brings the actor runtime and the store, which ``list`` and ``--help`` do not need.
 """
 
 from typing import TYPE_CHECKING
 
-from loguru import logger
-
-from sagas._lazy import lazy_names
+from sagalog.events._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from sagas._actor import KEEP_ENDED, ManualReviewDispatcher, SagaActor, saga_actor
-    from sagas._definition import (
+    from sagalog.sagas._actor import KEEP_ENDED, ManualReviewDispatcher, SagaActor, saga_actor
+    from sagalog.sagas._definition import (
         Build,
         ForEach,
         Gate,
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
         Step,
         Verdict,
     )
-    from sagas._state import TERMINAL, Decision, SagaState, StepState, decide
+    from sagalog.sagas._state import TERMINAL, Decision, SagaState, StepState, decide
 
 __all__ = [
     "KEEP_ENDED",
@@ -51,6 +49,3 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
                         "Step", "Verdict"),
         "_state": ("TERMINAL", "Decision", "SagaState", "StepState", "decide"),
     })
-
-# A library adds no sink and stays quiet until the application opts in: see README "Logging".
-logger.disable("sagas")

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from loguru import logger
 
-from actors import Actor, NotificationHandlerProtocol, Output, handles
-from events import Envelope, Message
-from events.runtime import HandlerFailed
-from events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
-from sagas._state import SagaState, decide
+from sagalog.actors import Actor, NotificationHandlerProtocol, Output, handles
+from sagalog.events import Envelope, Message
+from sagalog.events.runtime import HandlerFailed
+from sagalog.events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
+from sagalog.sagas._state import SagaState, decide
 
 if TYPE_CHECKING:
-    from sagas._definition import SagaDefinition
+    from sagalog.sagas._definition import SagaDefinition
 
 __all__ = ["KEEP_ENDED", "ManualReviewDispatcher", "SagaActor", "saga_actor"]
 

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from actors import RetryPolicy
-from events import Command, Envelope, Event, Message
+from sagalog.actors import RetryPolicy
+from sagalog.events import Command, Envelope, Event, Message
 
 __all__ = ["Build", "ForEach", "Gate", "Results", "SagaDefinition", "Stage", "Step", "Verdict"]
 

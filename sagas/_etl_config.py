@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events import SagalogError
-from events.etl import EtlSettings, EtlSource, FileFormat
+from sagalog.events import SagalogError
+from sagalog.events.etl import EtlSettings, EtlSource, FileFormat
 
 __all__ = ["EtlConfig", "load_config"]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from events import SagalogError
-from events.jobs import JobsConfig
+from sagalog.events import SagalogError
+from sagalog.events.jobs import JobsConfig
 
 __all__ = ["JobsConfigError", "load_jobs_config"]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from events import SagalogError
-from events.master import STAGES, MasterConfig
+from sagalog.events import SagalogError
+from sagalog.events.master import STAGES, MasterConfig
 
 __all__ = ["DEFAULT_PATHS", "load_master_config", "parse_master_config"]
 

@@ -13,14 +13,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from actors import CancelTimer, Emit, Output, Schedule
-from events import Envelope, Event, Message
-from events.runtime import HandlerFailed
-from events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
-from sagas._definition import ForEach, Step
+from sagalog.actors import CancelTimer, Emit, Output, Schedule
+from sagalog.events import Envelope, Event, Message
+from sagalog.events.runtime import HandlerFailed
+from sagalog.events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
+from sagalog.sagas._definition import ForEach, Step
 
 if TYPE_CHECKING:
-    from sagas._definition import SagaDefinition
+    from sagalog.sagas._definition import SagaDefinition
 
 __all__ = ["TERMINAL", "Decision", "SagaState", "StepState", "decide"]
 

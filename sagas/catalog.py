@@ -10,19 +10,21 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from events.master import MasterPipelineStarted
-from sagas.etl import ETL_SAGA
-from sagas.jobs import JOB_SAGA
-from sagas.kinds import KINDS  # re-exported: written out there so that list loads no workflow
-from sagas.master import MASTER_SAGA_NAME, master_saga
-from sagas.orders import ORDER_SAGA
-from sagas.pipeline import PIPELINE_SAGA
+from sagalog.events.master import MasterPipelineStarted
+from sagalog.sagas.etl import ETL_SAGA
+from sagalog.sagas.jobs import JOB_SAGA
+from sagalog.sagas.kinds import (
+    KINDS,  # re-exported: written out there so that list loads no workflow
+)
+from sagalog.sagas.master import MASTER_SAGA_NAME, master_saga
+from sagalog.sagas.orders import ORDER_SAGA
+from sagalog.sagas.pipeline import PIPELINE_SAGA
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from events import Event
-    from sagas._definition import SagaDefinition
+    from sagalog.events import Event
+    from sagalog.sagas._definition import SagaDefinition
 
 __all__ = ["DEFINITIONS", "KINDS", "definition_for", "definition_of_run"]
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from actors import Runtime
-from actors.etl import (
+from sagalog.actors import Runtime
+from sagalog.actors.etl import (
     DownloadService,
     FreshnessService,
     ManifestService,
@@ -29,8 +29,8 @@ from actors.etl import (
     ValidationService,
     manifest,
 )
-from events import Envelope, Event, Message, TMessage
-from events.etl import (
+from sagalog.events import Envelope, Event, Message, TMessage
+from sagalog.events.etl import (
     CheckFreshness,
     Downloaded,
     DownloadFailed,
@@ -51,10 +51,10 @@ from events.etl import (
     Validated,
     ValidateFile,
 )
-from sagas._actor import saga_actor
-from sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
-from sagas._etl_config import EtlConfig, load_config
-from store import AppendRequest, SyncEventStore
+from sagalog.sagas._actor import saga_actor
+from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
+from sagalog.sagas._etl_config import EtlConfig, load_config
+from sagalog.store import AppendRequest, SyncEventStore
 
 __all__ = [
     "ETL_SAGA",

@@ -24,8 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from actors import Runtime
-from actors.jobs import (
+from sagalog.actors import Runtime
+from sagalog.actors.jobs import (
     DataPipeline,
     IndexerProtocol,
     JobRouter,
@@ -33,8 +33,8 @@ from actors.jobs import (
     SearchIndexers,
     job_stream,
 )
-from events import Event, SagalogError
-from events.jobs import (
+from sagalog.events import Event, SagalogError
+from sagalog.events.jobs import (
     JOB_ID_PATTERN,
     CustomJob,
     IndexersFailed,
@@ -50,10 +50,10 @@ from events.jobs import (
     StartJob,
     UpdateJobStatus,
 )
-from sagas._actor import saga_actor
-from sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
-from sagas._jobs_config import JobsConfigError, load_jobs_config
-from store import SyncEventStore
+from sagalog.sagas._actor import saga_actor
+from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
+from sagalog.sagas._jobs_config import JobsConfigError, load_jobs_config
+from sagalog.store import SyncEventStore
 
 __all__ = [
     "JOBS_TERMINAL_TYPES",

@@ -22,16 +22,21 @@ from pathlib import Path
 
 from loguru import logger
 
-from actors import MockNotificationHandler, NotificationHandlerProtocol, RetryPolicy, Runtime
-from actors.master import (
+from sagalog.actors import (
+    MockNotificationHandler,
+    NotificationHandlerProtocol,
+    RetryPolicy,
+    Runtime,
+)
+from sagalog.actors.master import (
     Action,
     FileNotificationHandler,
     MasterActivities,
     MonitoringProjection,
     OperationsWatch,
 )
-from events import Envelope, Event, Message, SagalogError
-from events.master import (
+from sagalog.events import Envelope, Event, Message, SagalogError
+from sagalog.events.master import (
     ACTIVITY_COMMANDS,
     ACTIVITY_FAILURES,
     ACTIVITY_SUCCESSES,
@@ -46,11 +51,11 @@ from events.master import (
     OperationsNotified,
     RetrySettings,
 )
-from events.sagas import SagaDecided
-from sagas._actor import saga_actor
-from sagas._definition import ForEach, Gate, Results, SagaDefinition, Stage, Step, Verdict
-from sagas._master_config import load_master_config
-from store import SyncEventStore
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas._actor import saga_actor
+from sagalog.sagas._definition import ForEach, Gate, Results, SagaDefinition, Stage, Step, Verdict
+from sagalog.sagas._master_config import load_master_config
+from sagalog.store import SyncEventStore
 
 __all__ = [
     "MASTER_SAGA_NAME",

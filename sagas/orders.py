@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actors import Ledger, Runtime
-from actors.orders import (
+from sagalog.actors import Ledger, Runtime
+from sagalog.actors.orders import (
     DemoCatalogue,
     DemoService,
     InventoryService,
@@ -21,8 +21,8 @@ from actors.orders import (
     ProductService,
     ShippingService,
 )
-from events import Event
-from events.orders import (
+from sagalog.events import Event
+from sagalog.events.orders import (
     CancelShipping,
     ChargePayment,
     CheckProduct,
@@ -46,8 +46,8 @@ from events.orders import (
     ShippingFailed,
     ShippingScheduled,
 )
-from sagas._actor import saga_actor
-from sagas._definition import SagaDefinition, Stage, Step
+from sagalog.sagas._actor import saga_actor
+from sagalog.sagas._definition import SagaDefinition, Stage, Step
 
 __all__ = [
     "ORDER_SAGA",

@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from actors import NotificationHandlerProtocol, Runtime
-from actors.pipeline import (
+from sagalog.actors import NotificationHandlerProtocol, Runtime
+from sagalog.actors.pipeline import (
     CollectorActor,
     DataCollector,
     DataLoader,
@@ -36,8 +36,8 @@ from actors.pipeline import (
     PipelineReporter,
     load_pipeline_config,
 )
-from events import Envelope, Event, Message
-from events.pipeline import (
+from sagalog.events import Envelope, Event, Message
+from sagalog.events.pipeline import (
     CollectData,
     CollectorFinished,
     LoadData,
@@ -47,9 +47,9 @@ from events.pipeline import (
     PipelineFinished,
     PipelineStarted,
 )
-from sagas._actor import saga_actor
-from sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
-from store import SyncEventStore
+from sagalog.sagas._actor import saga_actor
+from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
+from sagalog.store import SyncEventStore
 
 __all__ = [
     "PIPELINE_SAGA",

@@ -2,7 +2,7 @@
 
 Enable it in your ``conftest.py``::
 
-    pytest_plugins = ["sagas.pytest_plugin"]
+    pytest_plugins = ["sagalog.sagas.pytest_plugin"]
 
     def test_order(sagalog_runtime, virtual_clock):
         add_order_workflow(sagalog_runtime, ...)
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from actors import Runtime, VirtualClock
+from sagalog.actors import Runtime, VirtualClock
 
 __all__ = ["sagalog_runtime", "virtual_clock"]
 

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from events import SagalogError
+from sagalog.events import SagalogError
 
 __all__ = ["EXAMPLES", "Showcase", "prepare_showcase"]
 

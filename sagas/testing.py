@@ -4,7 +4,7 @@ For users' own tests of their sagas: no runtime, no services, no clock. Feed the
 definition a list of messages (the start first), recorded envelopes, or a JSON Lines file
 in the export format, and look at what it decided and which commands it issued::
 
-    from sagas.testing import replay
+    from sagalog.sagas.testing import replay
 
     run = replay(ORDER_SAGA, [OrderPlaced(...), ProductConfirmed(...), PaymentFailed(...)])
     assert run.rules() == ["start-stage", "start-stage", "compensate", "fail"]
@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
-from actors import Emit, Schedule
-from events import Command, Envelope, Message, new_event_id, registry
-from events.sagas import SagaDecided
-from sagas._definition import SagaDefinition
-from sagas._state import Decision, SagaState, decide
+from sagalog.actors import Emit, Schedule
+from sagalog.events import Command, Envelope, Message, new_event_id, registry
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas._definition import SagaDefinition
+from sagalog.sagas._state import Decision, SagaState, decide
 
 __all__ = ["SagaRun", "load_jsonl", "replay"]
 

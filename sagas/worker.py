@@ -25,12 +25,12 @@ from types import FrameType
 
 from loguru import logger
 
-from actors import Runtime
-from events import SagalogError
-from sagas.etl import add_etl_workflow
-from sagas.jobs import add_jobs_workflow
-from sagas.master import add_master_workflow
-from sagas.pipeline import add_pipeline_workflow
+from sagalog.actors import Runtime
+from sagalog.events import SagalogError
+from sagalog.sagas.etl import add_etl_workflow
+from sagalog.sagas.jobs import add_jobs_workflow
+from sagalog.sagas.master import add_master_workflow
+from sagalog.sagas.pipeline import add_pipeline_workflow
 
 __all__ = [
     "DEFAULT_WORKFLOWS",

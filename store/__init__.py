@@ -1,10 +1,12 @@
 """The append-only event store: the contract, the SQLite backend, checkpoints, subscriptions."""
 
-from loguru import logger
+# Imported first, before any module that logs: sagalog stays quiet until the application
+# turns its logs on (see sagalog.events._logging).
+import sagalog.events._logging  # noqa: F401  # isort: skip
 
-from store._append import AppendRequest, Checkpoint
-from store._blocking import SyncSubscription
-from store._errors import (
+from sagalog.store._append import AppendRequest, Checkpoint
+from sagalog.store._blocking import SyncSubscription
+from sagalog.store._errors import (
     CorruptDatabaseError,
     DatabaseError,
     EventIdConflictError,
@@ -16,15 +18,21 @@ from store._errors import (
     StoreError,
     WrongExpectedVersionError,
 )
-from store._expected import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion, StreamState
-from store._ids import MAX_ID_LENGTH
-from store._schema import SCHEMA_VERSION
-from store._sqlite import Durability, SqliteEventStore
-from store._subscription import Subscription
-from store._sync import SyncEventStore
-from store._transfer import ImportFileError, ImportLine, export_lines, import_lines, parse_lines
-from store._verify import VerifyReport
-from store._writer import WriterStats
+from sagalog.store._expected import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion, StreamState
+from sagalog.store._ids import MAX_ID_LENGTH
+from sagalog.store._schema import SCHEMA_VERSION
+from sagalog.store._sqlite import Durability, SqliteEventStore
+from sagalog.store._subscription import Subscription
+from sagalog.store._sync import SyncEventStore
+from sagalog.store._transfer import (
+    ImportFileError,
+    ImportLine,
+    export_lines,
+    import_lines,
+    parse_lines,
+)
+from sagalog.store._verify import VerifyReport
+from sagalog.store._writer import WriterStats
 
 __all__ = [
     "ANY",
@@ -59,6 +67,3 @@ __all__ = [
     "import_lines",
     "parse_lines",
 ]
-
-# A library adds no sink and stays quiet until the application opts in: see README "Logging".
-logger.disable("store")

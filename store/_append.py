@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
-from events import Message, encode, new_event_ids
-from store._errors import EventIdConflictError, StoreError
-from store._expected import ANY, ExpectedVersion, StreamState
-from store._ids import check_id
+from sagalog.events import Message, encode, new_event_ids
+from sagalog.store._errors import EventIdConflictError, StoreError
+from sagalog.store._expected import ANY, ExpectedVersion, StreamState
+from sagalog.store._ids import check_id
 
 __all__ = ["AppendRequest", "Checkpoint", "PreparedWrite", "prepare"]
 

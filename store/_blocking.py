@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from store._errors import translate
-from store._opening import BUSY_TIMEOUT_S, read_only_uri
-from store._scan import scan_query, scan_result
+from sagalog.store._errors import translate
+from sagalog.store._opening import BUSY_TIMEOUT_S, read_only_uri
+from sagalog.store._scan import scan_query, scan_result
 
 if TYPE_CHECKING:
-    from events import Envelope, Message, Registry
-    from store._signal import CommitSignal
+    from sagalog.events import Envelope, Message, Registry
+    from sagalog.store._signal import CommitSignal
 
 __all__ = ["Query", "SyncSubscription", "direct_reader"]
 

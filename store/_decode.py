@@ -18,7 +18,7 @@ from uuid import UUID, SafeUUID
 
 from pydantic import ValidationError
 
-from events import Envelope, Message, Registry
+from sagalog.events import Envelope, Message, Registry
 
 __all__ = ["decode_rows"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from events import SagalogError
+from sagalog.events import SagalogError
 
 if TYPE_CHECKING:
     from uuid import UUID

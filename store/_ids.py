@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from store._errors import InvalidStreamIdError
+from sagalog.store._errors import InvalidStreamIdError
 
 __all__ = ["MAX_ID_LENGTH", "check_id"]
 

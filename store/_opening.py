@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from store._errors import NotADatabaseError, SchemaVersionError, translate
-from store._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
+from sagalog.store._errors import NotADatabaseError, SchemaVersionError, translate
+from sagalog.store._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
 
 __all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "connect", "prepare", "read_only_uri"]
 

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from events import Envelope, Message, uuid_from_bytes
-from store._chain import record_hash
-from store._errors import EventIdConflictError, WrongExpectedVersionError
-from store._expected import check, describe
+from sagalog.events import Envelope, Message, uuid_from_bytes
+from sagalog.store._chain import record_hash
+from sagalog.store._errors import EventIdConflictError, WrongExpectedVersionError
+from sagalog.store._expected import check, describe
 
 if TYPE_CHECKING:
-    from store._append import Checkpoint, PreparedWrite
+    from sagalog.store._append import Checkpoint, PreparedWrite
 
 __all__ = ["BatchState", "Pending", "Row", "resolve"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from store._decode import decode_rows
-from store._schema import COLUMNS
+from sagalog.store._decode import decode_rows
+from sagalog.store._schema import COLUMNS
 
 if TYPE_CHECKING:
-    from events import Envelope, Message, Registry
+    from sagalog.events import Envelope, Message, Registry
 
 __all__ = ["scan_query", "scan_result"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from store._errors import CorruptDatabaseError, NotADatabaseError
+from sagalog.store._errors import CorruptDatabaseError, NotADatabaseError
 
 __all__ = [
     "APPLICATION_ID",

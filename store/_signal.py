@@ -24,10 +24,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from events import Envelope, Message, uuid_from_bytes
+from sagalog.events import Envelope, Message, uuid_from_bytes
 
 if TYPE_CHECKING:
-    from store._resolve import Row
+    from sagalog.store._resolve import Row
 
 __all__ = ["MAX_INBOX", "CommitSignal", "Waiter"]
 

@@ -23,22 +23,22 @@ from uuid import UUID
 import aiosqlite
 from loguru import logger
 
-from events import Envelope, Message, Registry
-from events import registry as default_registry
-from store._append import AppendRequest, Checkpoint, prepare
-from store._blocking import SyncSubscription, direct_reader
-from store._decode import decode_rows
-from store._errors import NotADatabaseError, StoreClosedError, StoreError, translate
-from store._expected import ANY, ExpectedVersion
-from store._ids import check_id
-from store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS, read_only_uri
-from store._resolve import Pending
-from store._scan import scan_query, scan_result
-from store._schema import COLUMNS, check_file
-from store._signal import CommitSignal
-from store._subscription import Subscription
-from store._verify import VerifyReport, verify_rows
-from store._writer import Outcome, Writer, WriterStats
+from sagalog.events import Envelope, Message, Registry
+from sagalog.events import registry as default_registry
+from sagalog.store._append import AppendRequest, Checkpoint, prepare
+from sagalog.store._blocking import SyncSubscription, direct_reader
+from sagalog.store._decode import decode_rows
+from sagalog.store._errors import NotADatabaseError, StoreClosedError, StoreError, translate
+from sagalog.store._expected import ANY, ExpectedVersion
+from sagalog.store._ids import check_id
+from sagalog.store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS, read_only_uri
+from sagalog.store._resolve import Pending
+from sagalog.store._scan import scan_query, scan_result
+from sagalog.store._schema import COLUMNS, check_file
+from sagalog.store._signal import CommitSignal
+from sagalog.store._subscription import Subscription
+from sagalog.store._verify import VerifyReport, verify_rows
+from sagalog.store._writer import Outcome, Writer, WriterStats
 
 __all__ = ["Durability", "SqliteEventStore"]
 

@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from store._errors import StoreClosedError
+from sagalog.store._errors import StoreClosedError
 
 if TYPE_CHECKING:
-    from events import Envelope, Message
+    from sagalog.events import Envelope, Message
 
 __all__ = ["Subscription"]
 

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from uuid import UUID
 
-from store._append import AppendRequest, Checkpoint
-from store._blocking import SyncSubscription
-from store._errors import StoreClosedError
-from store._expected import ANY, ExpectedVersion
-from store._sqlite import Durability, SqliteEventStore
+from sagalog.store._append import AppendRequest, Checkpoint
+from sagalog.store._blocking import SyncSubscription
+from sagalog.store._errors import StoreClosedError
+from sagalog.store._expected import ANY, ExpectedVersion
+from sagalog.store._sqlite import Durability, SqliteEventStore
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from events import Envelope, Message, Registry
-    from store._verify import VerifyReport
+    from sagalog.events import Envelope, Message, Registry
+    from sagalog.store._verify import VerifyReport
 
 __all__ = ["SyncEventStore"]
 

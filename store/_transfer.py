@@ -20,21 +20,21 @@ from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from events import ENVELOPE_FIELDS, MessageError, Registry
-from store._append import AppendRequest
-from store._blocking import Query, direct_reader
-from store._errors import (
+from sagalog.events import ENVELOPE_FIELDS, MessageError, Registry
+from sagalog.store._append import AppendRequest
+from sagalog.store._blocking import Query, direct_reader
+from sagalog.store._errors import (
     EventIdConflictError,
     InvalidStreamIdError,
     StoreError,
     WrongExpectedVersionError,
 )
-from store._ids import check_id
-from store._schema import COLUMNS
+from sagalog.store._ids import check_id
+from sagalog.store._schema import COLUMNS
 
 if TYPE_CHECKING:
-    from events import Message
-    from store._sync import SyncEventStore
+    from sagalog.events import Message
+    from sagalog.store._sync import SyncEventStore
 
 __all__ = ["ImportFileError", "ImportLine", "export_lines", "import_lines", "parse_lines"]
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from store._chain import GENESIS, record_hash
+from sagalog.store._chain import GENESIS, record_hash
 
 __all__ = ["VerifyReport", "verify_rows"]
 

@@ -36,13 +36,13 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
-from events import Envelope, Message
-from store._chain import GENESIS
-from store._errors import ReadOnlyStoreError, StoreClosedError, StoreError, translate
-from store._opening import connect, prepare
-from store._resolve import BatchState, Pending, Row, resolve
-from store._schema import COLUMNS, DECISION_TYPE, SCHEMA_VERSION, upgrade_statements
-from store._signal import CommitSignal
+from sagalog.events import Envelope, Message
+from sagalog.store._chain import GENESIS
+from sagalog.store._errors import ReadOnlyStoreError, StoreClosedError, StoreError, translate
+from sagalog.store._opening import connect, prepare
+from sagalog.store._resolve import BatchState, Pending, Row, resolve
+from sagalog.store._schema import COLUMNS, DECISION_TYPE, SCHEMA_VERSION, upgrade_statements
+from sagalog.store._signal import CommitSignal
 
 __all__ = ["GATHER_WINDOW_S", "Outcome", "Writer", "WriterStats"]
 

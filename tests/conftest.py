@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["sagas.pytest_plugin"]
+pytest_plugins = ["sagalog.sagas.pytest_plugin"]
 
 
 @pytest.fixture
@@ -18,8 +18,7 @@ def logs():
     """sagalog's log records during the test, captured through a loguru sink."""
     from loguru import logger
 
-    from events import enable_logging
-    from events._logging import PACKAGES
+    from sagalog.events import enable_logging
     from tests.support import LogCapture
 
     capture = LogCapture()
@@ -27,5 +26,4 @@ def logs():
     sink = logger.add(capture, level="DEBUG")
     yield capture
     logger.remove(sink)
-    for package in PACKAGES:
-        logger.disable(package)
+    logger.disable("sagalog")

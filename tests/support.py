@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field
 
-from events import Command, Event
+from sagalog.events import Command, Event
 
 T = TypeVar("T")
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import textwrap
 
-from actors import Actor, Runtime, VirtualClock, handles
-from events import Command, Envelope, Message
+from sagalog.actors import Actor, Runtime, VirtualClock, handles
+from sagalog.events import Command, Envelope, Message
 
 
 def test_importing_sagalog_adds_no_sink_and_logs_nothing(tmp_path) -> None:
@@ -22,7 +22,8 @@ def test_importing_sagalog_adds_no_sink_and_logs_nothing(tmp_path) -> None:
         before = len(logger._core.handlers)
         lines = []
         logger.add(lines.append, level="DEBUG")
-        import events, store, actors, sagas
+        import sagalog.events as events, sagalog.store as store
+        import sagalog.actors, sagalog.sagas
         assert len(logger._core.handlers) == before + 1, "an import added a sink"
         async def main():
             async with store.SqliteEventStore.open({str(tmp_path / "x.db")!r}):

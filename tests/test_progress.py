@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from actors import Ledger, Runtime
-from sagas.orders import FailurePlan, add_order_workflow, place_order
-from store import SyncEventStore
+from sagalog.actors import Ledger, Runtime
+from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
+from sagalog.store import SyncEventStore
 
 RUN = Path(__file__).resolve().parents[1] / "run.py"
 

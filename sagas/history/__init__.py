@@ -3,32 +3,32 @@
 Everything here only reads the log (a bundle is written to a new file): it works on a
 log a worker is writing, on an imported export, or on a bundle of one run.
 
-The names below are imported when first used (see :mod:`sagas._lazy`): ``list`` reads
+The names below are imported when first used (see :mod:`sagalog.events._lazy`): ``list`` reads
 only the runs listing, and the other tools bring the saga actor, the actor runtime and
 the store with them.
 """
 
 from typing import TYPE_CHECKING
 
-from sagas._lazy import lazy_names
+from sagalog.events._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from sagas.history._at import SagaRow, position_at, render_states, state_at, states_json
-    from sagas.history._bundle import BundleResult, bundle
-    from sagas.history._errors import (
+    from sagalog.sagas.history._at import SagaRow, position_at, render_states, state_at, states_json
+    from sagalog.sagas.history._bundle import BundleResult, bundle
+    from sagalog.sagas.history._errors import (
         BundleExistsError,
         PositionOutOfRangeError,
         TimeOutOfRangeError,
         UnknownRunError,
         UnknownSagaError,
     )
-    from sagas.history._explain import explain
-    from sagas.history._fold import Folded, SagaFold
-    from sagas.history._graph import mermaid_flowchart, uncompensated
-    from sagas.history._html import render_html, write_report
-    from sagas.history._producers import EXTERNAL, TIMERS, producers
-    from sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
-    from sagas.history._runs import (
+    from sagalog.sagas.history._explain import explain
+    from sagalog.sagas.history._fold import Folded, SagaFold
+    from sagalog.sagas.history._graph import mermaid_flowchart, uncompensated
+    from sagalog.sagas.history._html import render_html, write_report
+    from sagalog.sagas.history._producers import EXTERNAL, TIMERS, producers
+    from sagalog.sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
+    from sagalog.sagas.history._runs import (
         STATUSES,
         RunSummary,
         list_runs,
@@ -36,11 +36,18 @@ if TYPE_CHECKING:
         open_read_only,
         render_runs,
     )
-    from sagas.history._show import causal_chain, show
-    from sagas.history._steps import Step, actor_deaths, errors_of, steps_of
-    from sagas.history._tail import POLL_S, LogFollower, TailOptions, check_types, tail, tail_line
-    from sagas.history._timeline import Entry, Timeline, read_timeline
-    from sagas.history._whatif import DecisionText, Difference, WhatIfReport, what_if
+    from sagalog.sagas.history._show import causal_chain, show
+    from sagalog.sagas.history._steps import Step, actor_deaths, errors_of, steps_of
+    from sagalog.sagas.history._tail import (
+        POLL_S,
+        LogFollower,
+        TailOptions,
+        check_types,
+        tail,
+        tail_line,
+    )
+    from sagalog.sagas.history._timeline import Entry, Timeline, read_timeline
+    from sagalog.sagas.history._whatif import DecisionText, Difference, WhatIfReport, what_if
 
 __all__ = [
     "EXTERNAL",

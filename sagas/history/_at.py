@@ -13,20 +13,20 @@ from dataclasses import asdict, dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from sagas._state import TERMINAL
-from sagas.history._errors import PositionOutOfRangeError, TimeOutOfRangeError
-from sagas.history._fold import Folded, SagaFold
-from sagas.history._readonly import records_up_to
-from sagas.history._runs import open_read_only
+from sagalog.sagas._state import TERMINAL
+from sagalog.sagas.history._errors import PositionOutOfRangeError, TimeOutOfRangeError
+from sagalog.sagas.history._fold import Folded, SagaFold
+from sagalog.sagas.history._readonly import records_up_to
+from sagalog.sagas.history._runs import open_read_only
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
     from pathlib import Path
 
-    from events import Event
-    from sagas._definition import SagaDefinition
-    from sagas.history._readonly import LogReaderProtocol
+    from sagalog.events import Event
+    from sagalog.sagas._definition import SagaDefinition
+    from sagalog.sagas.history._readonly import LogReaderProtocol
 
 __all__ = ["SagaRow", "position_at", "render_states", "state_at", "states_json"]
 

@@ -33,16 +33,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from events import SagalogError
-from events import registry as default_registry
-from sagas.history._errors import BundleExistsError, UnknownRunError
-from sagas.history._producers import producers
-from sagas.history._reading import SELECT_RECORDS, decode_row
-from sagas.history._runs import open_read_only
-from store import ANY, AppendRequest, SyncEventStore
+from sagalog.events import SagalogError
+from sagalog.events import registry as default_registry
+from sagalog.sagas.history._errors import BundleExistsError, UnknownRunError
+from sagalog.sagas.history._producers import producers
+from sagalog.sagas.history._reading import SELECT_RECORDS, decode_row
+from sagalog.sagas.history._runs import open_read_only
+from sagalog.store import ANY, AppendRequest, SyncEventStore
 
 if TYPE_CHECKING:
-    from events import Envelope, Message, Registry
+    from sagalog.events import Envelope, Message, Registry
 
 __all__ = ["BundleResult", "bundle"]
 

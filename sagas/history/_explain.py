@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from events import Command
-from sagas._state import SagaState, decide
+from sagalog.events import Command
+from sagalog.sagas._state import SagaState, decide
 
 if TYPE_CHECKING:
-    from sagas._definition import SagaDefinition
-    from sagas.history._timeline import Entry, Timeline
+    from sagalog.sagas._definition import SagaDefinition
+    from sagalog.sagas.history._timeline import Entry, Timeline
 
 __all__ = ["explain"]
 

@@ -18,18 +18,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from events import Message
-from events.runtime import HandlerFailed
-from events.sagas import RetryStep, StepTimedOut
-from sagas._actor import KEEP_ENDED
-from sagas._state import decide
+from sagalog.events import Message
+from sagalog.events.runtime import HandlerFailed
+from sagalog.events.sagas import RetryStep, StepTimedOut
+from sagalog.sagas._actor import KEEP_ENDED
+from sagalog.sagas._state import decide
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from events import Envelope, Event
-    from sagas._definition import SagaDefinition
-    from sagas._state import Decision, SagaState
+    from sagalog.events import Envelope, Event
+    from sagalog.sagas._definition import SagaDefinition
+    from sagalog.sagas._state import Decision, SagaState
 
 __all__ = ["Folded", "SagaFold"]
 

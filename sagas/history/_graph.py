@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from sagas._definition import ForEach, Step
+from sagalog.sagas._definition import ForEach, Step
 
 if TYPE_CHECKING:
-    from sagas._definition import SagaDefinition, Stage
+    from sagalog.sagas._definition import SagaDefinition, Stage
 
 __all__ = ["mermaid_flowchart", "uncompensated"]
 

@@ -22,17 +22,17 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from events import SagalogError
-from events.runtime import ActorDied, HandlerFailed
-from sagas.history._explain import _status_from
-from sagas.history._steps import Step, errors_of, steps_of
+from sagalog.events import SagalogError
+from sagalog.events.runtime import ActorDied, HandlerFailed
+from sagalog.sagas.history._explain import _status_from
+from sagalog.sagas.history._steps import Step, errors_of, steps_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from events import Envelope, Message
-    from sagas._definition import SagaDefinition
-    from sagas.history._timeline import Entry, Timeline
+    from sagalog.events import Envelope, Message
+    from sagalog.sagas._definition import SagaDefinition
+    from sagalog.sagas.history._timeline import Entry, Timeline
 
 __all__ = ["render_html", "write_report"]
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from events import derived_event_id
+from sagalog.events import derived_event_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from uuid import UUID
 
-    from events import Envelope, Message
+    from sagalog.events import Envelope, Message
 
 __all__ = ["EXTERNAL", "TIMERS", "UNKNOWN", "producers"]
 

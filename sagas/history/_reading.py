@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from events import Envelope
+from sagalog.events import Envelope
 
 if TYPE_CHECKING:
-    from events import Message, Registry
+    from sagalog.events import Message, Registry
 
 __all__ = ["SELECT_RECORDS", "decode_row"]
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
-from events import Envelope, Message, registry
-from sagas.history._runs import open_read_only
+from sagalog.events import Envelope, Message, registry
+from sagalog.sagas.history._runs import open_read_only
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

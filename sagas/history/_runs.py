@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from events import SagalogError
+from sagalog.events import SagalogError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

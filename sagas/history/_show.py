@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from sagas.history._errors import PositionOutOfRangeError
+from sagalog.sagas.history._errors import PositionOutOfRangeError
 
 if TYPE_CHECKING:
-    from events import Envelope, Message
-    from store import SyncEventStore
+    from sagalog.events import Envelope, Message
+    from sagalog.store import SyncEventStore
 
 __all__ = ["causal_chain", "show"]
 

@@ -24,17 +24,17 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from actors import RUNTIME_STREAM
-from events import Command
-from events.runtime import ActorDied, HandlerFailed
+from sagalog.actors import RUNTIME_STREAM
+from sagalog.events import Command
+from sagalog.events.runtime import ActorDied, HandlerFailed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from events import Envelope, Message
-    from sagas._definition import SagaDefinition
-    from sagas.history._timeline import Entry, Timeline
-    from store import SyncEventStore
+    from sagalog.events import Envelope, Message
+    from sagalog.sagas._definition import SagaDefinition
+    from sagalog.sagas.history._timeline import Entry, Timeline
+    from sagalog.store import SyncEventStore
 
 __all__ = ["Step", "actor_deaths", "errors_of", "is_failure", "steps_of"]
 

@@ -20,19 +20,19 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
-from events import SagalogError, derived_event_id
-from events import registry as default_registry
-from sagas.history._producers import EXTERNAL, TIMERS, UNKNOWN
-from sagas.history._reading import SELECT_RECORDS, decode_row
-from sagas.history._runs import open_read_only
-from sagas.history._timeline import Entry
+from sagalog.events import SagalogError, derived_event_id
+from sagalog.events import registry as default_registry
+from sagalog.sagas.history._producers import EXTERNAL, TIMERS, UNKNOWN
+from sagalog.sagas.history._reading import SELECT_RECORDS, decode_row
+from sagalog.sagas.history._runs import open_read_only
+from sagalog.sagas.history._timeline import Entry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
     from uuid import UUID
 
-    from events import Envelope, Message, Registry
+    from sagalog.events import Envelope, Message, Registry
 
 __all__ = ["POLL_S", "LogFollower", "TailOptions", "check_types", "tail", "tail_line"]
 

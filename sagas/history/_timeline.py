@@ -12,15 +12,15 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from events.sagas import SagaDecided
-from sagas.history._errors import UnknownRunError
-from sagas.history._producers import EXTERNAL, producers
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas.history._errors import UnknownRunError
+from sagalog.sagas.history._producers import EXTERNAL, producers
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from events import Envelope, Message
-    from store import SyncEventStore
+    from sagalog.events import Envelope, Message
+    from sagalog.store import SyncEventStore
 
 __all__ = ["Entry", "Timeline", "read_timeline"]
 

@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import TYPE_CHECKING
 
-from events.sagas import SagaDecided
-from sagas.history._fold import SagaFold
-from sagas.history._readonly import records_up_to
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas.history._fold import SagaFold
+from sagalog.sagas.history._readonly import records_up_to
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from events import Envelope, Event, Message
-    from sagas._definition import SagaDefinition
-    from sagas._state import Decision
-    from sagas.history._readonly import LogReaderProtocol
+    from sagalog.events import Envelope, Event, Message
+    from sagalog.sagas._definition import SagaDefinition
+    from sagalog.sagas._state import Decision
+    from sagalog.sagas.history._readonly import LogReaderProtocol
 
 __all__ = ["DecisionText", "Difference", "WhatIfReport", "what_if"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from actors import SystemClock, VirtualClock
+from sagalog.actors import SystemClock, VirtualClock
 
 
 def test_virtual_clock_runs_callbacks_in_due_order_only_when_advanced() -> None:

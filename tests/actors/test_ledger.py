@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from actors._ledger import Ledger, LedgerEntry, LedgerError
+from sagalog.actors._ledger import Ledger, LedgerEntry, LedgerError
 
 WHEN = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
 KEYS = [f"order-{i}" for i in range(100)]
 
 CHILD = """
 import json, sys
-from actors._ledger import Ledger
+from sagalog.actors._ledger import Ledger
 
 path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with Ledger(path) as ledger:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from actors._notify import (
+from sagalog.actors._notify import (
     ManualReviewNotifier,
     MockNotificationHandler,
     NotificationError,
@@ -21,7 +21,7 @@ from actors._notify import (
     SentNotification,
     UnknownPriorityError,
 )
-from actors._report import ManualReviewReport, ReportMetadata, ReportSummary, render_report
+from sagalog.actors._report import ManualReviewReport, ReportMetadata, ReportSummary, render_report
 
 FIXED = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 NAME = re.compile(
@@ -54,13 +54,13 @@ def make_report(agent_id: str = "DataCollector") -> ManualReviewReport:
 def warnings_logged() -> Iterator[list[Any]]:
     """The warning records the ``actors`` package logs during the test."""
     records: list[Any] = []
-    logger.enable("actors")
+    logger.enable("sagalog.actors")
     sink = logger.add(
-        lambda message: records.append(message.record), level="WARNING", filter="actors"
+        lambda message: records.append(message.record), level="WARNING", filter="sagalog.actors"
     )
     yield records
     logger.remove(sink)
-    logger.disable("actors")
+    logger.disable("sagalog.actors")
 
 
 def names(directory: Path) -> list[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from actors import _report
-from actors._report import (
+from sagalog.actors import _report
+from sagalog.actors._report import (
     ErrorDetail,
     ManualReviewReport,
     RecoveryAction,

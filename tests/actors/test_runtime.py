@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pytest
 
-from actors import (
+from sagalog.actors import (
     Actor,
     ActorDefinitionError,
     Emit,
@@ -17,10 +17,10 @@ from actors import (
     VirtualClock,
     handles,
 )
-from actors import Runtime as _Runtime
-from events import Command, Envelope, Event, Message, derived_event_id
-from events.runtime import HandlerFailed
-from store import SqliteEventStore
+from sagalog.actors import Runtime as _Runtime
+from sagalog.events import Command, Envelope, Event, Message, derived_event_id
+from sagalog.events.runtime import HandlerFailed
+from sagalog.store import SqliteEventStore
 from tests.support import run
 
 

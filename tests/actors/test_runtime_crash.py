@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from events import Command, Event, derived_event_id
-from store import SyncEventStore
+from sagalog.events import Command, Event, derived_event_id
+from sagalog.store import SyncEventStore
 from tests.support import LineReader, wait_for_wal_write
 
 pytestmark = pytest.mark.slow

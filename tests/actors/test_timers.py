@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from actors import Actor, CancelTimer, Runtime, Schedule, VirtualClock, handles
-from events import Command, Envelope, Event, Message
-from events.runtime import TimerCancelled, TimerFired, TimerScheduled
-from store import SyncEventStore
+from sagalog.actors import Actor, CancelTimer, Runtime, Schedule, VirtualClock, handles
+from sagalog.events import Command, Envelope, Event, Message
+from sagalog.events.runtime import TimerCancelled, TimerFired, TimerScheduled
+from sagalog.store import SyncEventStore
 
 
 class StartWait(Command, name="tm.StartWait"):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from events import (
+from sagalog.events import (
     Command,
     DuplicateMessageTypeError,
     Event,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from events import UnportableValueError, encode
+from sagalog.events import UnportableValueError, encode
 from tests.support import Note
 
 

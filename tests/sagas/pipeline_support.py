@@ -10,11 +10,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actors import MockNotificationHandler, Runtime, VirtualClock
-from events import Envelope, Message
-from events.pipeline import ManualReviewReportWritten, PipelineFinished
-from events.sagas import SagaDecided
-from sagas.pipeline import add_pipeline_workflow, run_data_pipeline, start_pipeline
+from sagalog.actors import MockNotificationHandler, Runtime, VirtualClock
+from sagalog.events import Envelope, Message
+from sagalog.events.pipeline import ManualReviewReportWritten, PipelineFinished
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas.pipeline import add_pipeline_workflow, run_data_pipeline, start_pipeline
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "pipeline"
 SOURCES = "database/dynamicDatabase"

@@ -11,16 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from events import registry
-from sagas import kinds
-from sagas.catalog import DEFINITIONS, KINDS
-from sagas.jobs import JOB_SAGA
-from store import SyncEventStore
+from sagalog.events import registry
+from sagalog.sagas import kinds
+from sagalog.sagas.catalog import DEFINITIONS, KINDS
+from sagalog.sagas.jobs import JOB_SAGA
+from sagalog.store import SyncEventStore
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ("sagas.catalog", "sagas.etl", "sagas.jobs", "sagas.master", "sagas.orders",
-             "sagas.pipeline", "events.orders", "events.etl", "events.jobs", "events.master",
-             "events.pipeline")
+WORKFLOWS = ("sagalog.sagas.catalog", "sagalog.sagas.etl", "sagalog.sagas.jobs",
+             "sagalog.sagas.master", "sagalog.sagas.orders", "sagalog.sagas.pipeline",
+             "sagalog.events.orders", "sagalog.events.etl", "sagalog.events.jobs",
+             "sagalog.events.master", "sagalog.events.pipeline")
 
 
 def test_kinds_say_what_the_definitions_say() -> None:
@@ -56,11 +57,13 @@ def test_list_loads_no_workflow(tmp_path: Path) -> None:
 def test_the_decoding_commands_register_every_message_type() -> None:
     """``timeline``, ``show``, ``tail``, ``import``... decode records of any workflow."""
     missing = fresh(
-        "import importlib, pkgutil, events, run\n"
-        "run.load_message_types()\n"
+        "import importlib, pkgutil\n"
+        "import sagalog.events as events\n"
+        "from sagalog import cli\n"
+        "cli.load_message_types()\n"
         "before = set(events.registry.names())\n"
         "for module in pkgutil.iter_modules(events.__path__):\n"
-        "    importlib.import_module(f'events.{module.name}')\n"
-        "import sagas.catalog, sagas.worker, sagas.showcase\n"
+        "    importlib.import_module(f'sagalog.events.{module.name}')\n"
+        "import sagalog.sagas.catalog, sagalog.sagas.worker, sagalog.sagas.showcase\n"
         "print(sorted(set(events.registry.names()) - before))")
     assert missing.strip() == "[]"

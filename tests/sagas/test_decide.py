@@ -6,9 +6,9 @@ import dataclasses
 import itertools
 from datetime import UTC, datetime
 
-from actors import Emit, RetryPolicy, Schedule
-from events import Envelope, Message, new_event_id
-from events.orders import (
+from sagalog.actors import Emit, RetryPolicy, Schedule
+from sagalog.events import Envelope, Message, new_event_id
+from sagalog.events.orders import (
     InventoryFailed,
     InventoryReserved,
     OrderPlaced,
@@ -16,10 +16,10 @@ from events.orders import (
     ProductConfirmed,
     ShippingScheduled,
 )
-from events.runtime import HandlerFailed
-from events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
-from sagas import Gate, SagaState, Stage, decide
-from sagas.orders import ORDER_SAGA
+from sagalog.events.runtime import HandlerFailed
+from sagalog.events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
+from sagalog.sagas import Gate, SagaState, Stage, decide
+from sagalog.sagas.orders import ORDER_SAGA
 
 _positions = itertools.count(1)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from actors.etl import manifest
-from actors.etl_server import serve_directory
-from events import SagalogError
-from events.etl import FreshnessChecked, ManifestRecorded, Quarantined
-from events.sagas import SagaDecided
-from sagas.etl import add_etl_workflow, load_config, run_etl, unfinished_etl
+from sagalog.actors.etl import manifest
+from sagalog.actors.etl_server import serve_directory
+from sagalog.events import SagalogError
+from sagalog.events.etl import FreshnessChecked, ManifestRecorded, Quarantined
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas.etl import add_etl_workflow, load_config, run_etl, unfinished_etl
 
 CSV = b"city,population\nLisbon,545000\n"
 JSON = b'[{"station": "S1", "celsius": 12.5}]'

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from actors._etl_http import download, download_path, probe
-from actors._etl_validate import validate
-from actors.etl import ManifestEntry, check_freshness, manifest
-from actors.etl_server import serve_directory
-from events.etl import (
+from sagalog.actors._etl_http import download, download_path, probe
+from sagalog.actors._etl_validate import validate
+from sagalog.actors.etl import ManifestEntry, check_freshness, manifest
+from sagalog.actors.etl_server import serve_directory
+from sagalog.events.etl import (
     Downloaded,
     DownloadFailed,
     DownloadSource,
@@ -30,7 +30,7 @@ from events.etl import (
     Validated,
     ValidateFile,
 )
-from store import SyncEventStore
+from sagalog.store import SyncEventStore
 
 CSV = b"city,population\nLisbon,545000\n"
 HTML = b"<!DOCTYPE html>\n<html><body><h1>Service unavailable, try later</h1></body></html>\n"

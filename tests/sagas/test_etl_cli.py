@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from actors.etl_server import serve_directory
+from sagalog.actors.etl_server import serve_directory
 
 RUN = Path(__file__).resolve().parents[2] / "run.py"
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "etl"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.etl_server import serve_directory
-from sagas.etl import unfinished_etl
-from store import SyncEventStore
+from sagalog.actors.etl_server import serve_directory
+from sagalog.sagas.etl import unfinished_etl
+from sagalog.store import SyncEventStore
 from tests.sagas.test_order_crash import complaints
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events.etl import (
+from sagalog.events.etl import (
     Downloaded,
     DownloadFailed,
     EtlSettings,
@@ -19,9 +19,9 @@ from events.etl import (
     SourceUpdated,
     Validated,
 )
-from events.runtime import HandlerFailed
-from sagas.etl import ETL_SAGA
-from sagas.testing import replay
+from sagalog.events.runtime import HandlerFailed
+from sagalog.sagas.etl import ETL_SAGA
+from sagalog.sagas.testing import replay
 
 SOURCE = EtlSource(source_id="cities", url="http://x/cities.csv", expected_format="csv")
 SETTINGS = EtlSettings(download_dir="/d", quarantine_dir="/q")

@@ -10,11 +10,11 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from actors import Actor, Emit, RetryPolicy, Runtime, Schedule, handles
-from events import Command, Envelope, Event, Message, new_event_id
-from events.runtime import HandlerFailed
-from events.sagas import RetryStep, SagaDecided
-from sagas import (
+from sagalog.actors import Actor, Emit, RetryPolicy, Runtime, Schedule, handles
+from sagalog.events import Command, Envelope, Event, Message, new_event_id
+from sagalog.events.runtime import HandlerFailed
+from sagalog.events.sagas import RetryStep, SagaDecided
+from sagalog.sagas import (
     ForEach,
     Gate,
     Results,

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors import Ledger, Runtime
-from events.orders import (
+from sagalog.actors import Ledger, Runtime
+from sagalog.events.orders import (
     InventoryReserved,
     OrderPlaced,
     PaymentCharged,
     ProductConfirmed,
     ShippingFailed,
 )
-from events.sagas import SagaDecided
-from sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
-from sagas.testing import replay
-from store import SyncEventStore, export_lines
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
+from sagalog.sagas.testing import replay
+from sagalog.store import SyncEventStore, export_lines
 
 PLACED = OrderPlaced(order_id="h1", product_id="p", amount_cents=100)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from actors import Runtime, VirtualClock
-from actors.jobs import JobRouter, JobsDatabase, indexed, search
-from events import Envelope, Message
-from events.jobs import Document, JobsConfig, JobsFailureInjection
-from events.sagas import SagaDecided
-from sagas import saga_actor
-from sagas.jobs import (
+from sagalog.actors import Runtime, VirtualClock
+from sagalog.actors.jobs import JobRouter, JobsDatabase, indexed, search
+from sagalog.events import Envelope, Message
+from sagalog.events.jobs import Document, JobsConfig, JobsFailureInjection
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas import saga_actor
+from sagalog.sagas.jobs import (
     JOB_SAGA,
     add_jobs_workflow,
     jobs_summary,
@@ -199,7 +199,7 @@ def test_the_duplicate_check_survives_a_restart(tmp_path: Path) -> None:
 def test_a_submission_whose_correlation_is_not_its_job_id_is_rejected(tmp_path: Path) -> None:
     """The saga keys on the correlation id; a hand-appended submission that breaks it is refused."""
     config = load_jobs_config(None, tmp_path / "jobs.log")
-    from events.jobs import JobSubmitted
+    from sagalog.events.jobs import JobSubmitted
 
     with Runtime(tmp_path / "jobs.log", durability="off") as runtime:
         add_jobs_workflow(runtime)

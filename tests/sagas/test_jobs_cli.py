@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from actors.jobs import JobsDatabase, search
-from sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
-from store import SyncEventStore
+from sagalog.actors.jobs import JobsDatabase, search
+from sagalog.sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
+from sagalog.store import SyncEventStore
 from tests.support import LineReader
 
 RUN = Path(__file__).resolve().parents[2] / "run.py"

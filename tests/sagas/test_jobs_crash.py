@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.jobs import JobsDatabase, indexed
-from events.jobs import JobsFailureInjection
-from sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
-from store import SyncEventStore
+from sagalog.actors.jobs import JobsDatabase, indexed
+from sagalog.events.jobs import JobsFailureInjection
+from sagalog.sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
+from sagalog.store import SyncEventStore
 from tests.support import wait_for_wal_write
 
 pytestmark = pytest.mark.slow

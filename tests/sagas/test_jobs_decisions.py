@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.jobs import validate_job
-from events.jobs import (
+from sagalog.actors.jobs import validate_job
+from sagalog.events.jobs import (
     CustomJob,
     DefaultJob,
     Document,
@@ -20,9 +20,9 @@ from events.jobs import (
     JobsFailureInjection,
     JobStatusUpdated,
 )
-from events.runtime import HandlerFailed
-from sagas.jobs import JOB_SAGA, JobsConfigError, load_jobs_config
-from sagas.testing import replay
+from sagalog.events.runtime import HandlerFailed
+from sagalog.sagas.jobs import JOB_SAGA, JobsConfigError, load_jobs_config
+from sagalog.sagas.testing import replay
 
 CONFIG = JobsConfig(jobs_db="/srv/x.jobs", search_index="/srv/x.search")
 CUSTOM = CustomJob(type="custom", job_id="c1", tenant="t", pipeline="p")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import sagas.history
+import sagalog.sagas.history
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def type_checking_imports(package: str) -> dict[str, str]:
             if isinstance(node, ast.ImportFrom) for alias in node.names}
 
 
-@pytest.mark.parametrize("package", ["sagas", "sagas.history"])
+@pytest.mark.parametrize("package", ["sagalog.sagas", "sagalog.sagas.history"])
 def test_every_public_name_resolves_to_the_object_type_checkers_see(package: str) -> None:
     homes = type_checking_imports(package)
     assert sorted(homes) == sorted(importlib.import_module(package).__all__)
@@ -46,18 +46,20 @@ def test_every_public_name_resolves_to_the_object_type_checkers_see(package: str
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
-    with pytest.raises(AttributeError, match=r"module 'sagas\.history' has no attribute 'nope'"):
-        _ = sagas.history.nope  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError,
+                       match=r"module 'sagalog\.sagas\.history' has no attribute 'nope'"):
+        _ = sagalog.sagas.history.nope  # type: ignore[attr-defined]
     with pytest.raises(ImportError, match="cannot import name 'nope'"):
-        from sagas import nope  # type: ignore[attr-defined]  # noqa: F401
+        from sagalog.sagas import nope  # type: ignore[attr-defined]  # noqa: F401
 
 
 def test_the_runs_listing_loads_no_actor() -> None:
     code = ("import sys\n"
-            "from sagas.history import newest_runs, render_runs\n"
-            "from sagas.kinds import KINDS\n"
+            "from sagalog.sagas.history import newest_runs, render_runs\n"
+            "from sagalog.sagas.kinds import KINDS\n"
             "print(' '.join(sorted(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60, check=True)
     loaded = result.stdout.split()
-    assert [name for name in ("actors", "sagas._actor", "store", "pykka") if name in loaded] == []
+    heavy = ("sagalog.actors", "sagalog.sagas._actor", "sagalog.store", "pykka", "pydantic")
+    assert [name for name in heavy if name in loaded] == []

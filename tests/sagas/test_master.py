@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actors import MockNotificationHandler, Runtime, VirtualClock
-from actors.master import effect_rows, read_monitoring, rebuild_monitoring
-from events import Envelope, Message
-from events.master import ActivityCommand, MasterPipelineFailed, OperationsNotified
-from events.sagas import SagaDecided
-from sagas._master_config import load_master_config
-from sagas.master import (
+from sagalog.actors import MockNotificationHandler, Runtime, VirtualClock
+from sagalog.actors.master import effect_rows, read_monitoring, rebuild_monitoring
+from sagalog.events import Envelope, Message
+from sagalog.events.master import ActivityCommand, MasterPipelineFailed, OperationsNotified
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas._master_config import load_master_config
+from sagalog.sagas.master import (
     add_master_workflow,
     resume_master,
     start_master_run,

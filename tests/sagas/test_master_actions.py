@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from actors._master_actions import ActionContext, ActionError, cleanup, ingest_csv
-from actors._master_effects import EffectRecord, EffectScope, apply_once, effect_rows
-from events.master import MasterPaths, RunIntegration, RunMaintenance
+from sagalog.actors._master_actions import ActionContext, ActionError, cleanup, ingest_csv
+from sagalog.actors._master_effects import EffectRecord, EffectScope, apply_once, effect_rows
+from sagalog.events.master import MasterPaths, RunIntegration, RunMaintenance
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

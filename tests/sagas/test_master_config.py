@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from events import SagalogError
-from sagas._master_config import load_master_config
+from sagalog.events import SagalogError
+from sagalog.sagas._master_config import load_master_config
 from tests.sagas.procs.master_worker import example_config, write_config
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.master import effect_rows, monitoring_rows, read_monitoring
-from events.master import ActivitySucceeded
-from store import SyncEventStore
+from sagalog.actors.master import effect_rows, monitoring_rows, read_monitoring
+from sagalog.events.master import ActivitySucceeded
+from sagalog.store import SyncEventStore
 from tests.sagas.procs.master_worker import write_config
 
 pytestmark = pytest.mark.slow

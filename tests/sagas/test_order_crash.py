@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from actors import Ledger
-from sagas.orders import SERVICES, TERMINAL_TYPES, FailurePlan
-from store import SyncEventStore
+from sagalog.actors import Ledger
+from sagalog.sagas.orders import SERVICES, TERMINAL_TYPES, FailurePlan
+from sagalog.store import SyncEventStore
 from tests.support import wait_for_wal_write
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from actors import Ledger, Runtime, VirtualClock
-from actors.orders import (
+from sagalog.actors import Ledger, Runtime, VirtualClock
+from sagalog.actors.orders import (
     DemoCatalogue,
     DemoService,
     InventoryService,
@@ -16,11 +16,11 @@ from actors.orders import (
     ProductService,
     ShippingService,
 )
-from events import Envelope, Message
-from events.orders import OrderPlaced
-from events.sagas import SagaDecided
-from sagas import saga_actor
-from sagas.orders import ORDER_SAGA, order_stream
+from sagalog.events import Envelope, Message
+from sagalog.events.orders import OrderPlaced
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas import saga_actor
+from sagalog.sagas.orders import ORDER_SAGA, order_stream
 
 SERVICES = ("payment", "inventory", "shipping")
 UNDO = {"payment": "RefundPayment", "inventory": "RestoreInventory", "shipping": "CancelShipping"}

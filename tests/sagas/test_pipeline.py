@@ -6,11 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from actors import MockNotificationHandler, Runtime
-from actors.pipeline import DataCollector, DataLoader, load_history
-from events import SagalogError
-from events.pipeline import CollectData, CollectorFinished, LoadData, LoaderFailed, LoaderFinished
-from sagas.pipeline import (
+from sagalog.actors import MockNotificationHandler, Runtime
+from sagalog.actors.pipeline import DataCollector, DataLoader, load_history
+from sagalog.events import SagalogError
+from sagalog.events.pipeline import (
+    CollectData,
+    CollectorFinished,
+    LoadData,
+    LoaderFailed,
+    LoaderFinished,
+)
+from sagalog.sagas.pipeline import (
     add_pipeline_workflow,
     resume_pipelines,
     start_pipeline,

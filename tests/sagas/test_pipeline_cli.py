@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import run
+from sagalog import cli
 from tests.sagas.pipeline_support import break_schema, config_of, copy_example
 
 
 def data_pipeline(db: Path, config: Path) -> int:
-    return run.main(["-q", "data-pipeline", "--db", str(db), "--config", str(config)])
+    return cli.main(["-q", "data-pipeline", "--db", str(db), "--config", str(config)])
 
 
 def test_success_then_partial_success_exit_0(tmp_path: Path,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.pipeline import load_history
-from sagas.pipeline import unfinished_pipelines
-from store import SyncEventStore
+from sagalog.actors.pipeline import load_history
+from sagalog.sagas.pipeline import unfinished_pipelines
+from sagalog.store import SyncEventStore
 from tests.sagas.pipeline_support import (
     break_schema,
     config_of,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from events.pipeline import (
+from sagalog.events.pipeline import (
     CollectorFinished,
     HealingAction,
     LoaderFailed,
@@ -16,8 +16,8 @@ from events.pipeline import (
     PipelineFinished,
     PipelineStarted,
 )
-from sagas.pipeline import PIPELINE_SAGA
-from sagas.testing import replay
+from sagalog.sagas.pipeline import PIPELINE_SAGA
+from sagalog.sagas.testing import replay
 
 CONFIG = PipelineConfig(dynamic_db_source_dir="/d", databaseSchemas_path="/s.json",
                         annotation_path="/a.json", default_dir="/o", target_db_path="/t.db",

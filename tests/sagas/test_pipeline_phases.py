@@ -8,9 +8,9 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from actors import MockNotificationHandler
-from actors._pipeline_schema import ColumnSpec, TableSpec, check_source
-from actors.pipeline import (
+from sagalog.actors import MockNotificationHandler
+from sagalog.actors._pipeline_schema import ColumnSpec, TableSpec, check_source
+from sagalog.actors.pipeline import (
     DEFAULTS,
     DataCollector,
     DataLoader,
@@ -18,7 +18,7 @@ from actors.pipeline import (
     load_history,
     load_pipeline_config,
 )
-from events.pipeline import CollectData, LoadData, LoaderFinished
+from sagalog.events.pipeline import CollectData, LoadData, LoaderFinished
 from tests.sagas.pipeline_support import (
     break_schema,
     config_of,

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from actors import Actor, MockNotificationHandler, RetryPolicy, Runtime, VirtualClock, handles
-from events import Command, Envelope, Event, Message
-from sagas import ManualReviewDispatcher, SagaDefinition, Stage, Step, saga_actor
+from sagalog.actors import (
+    Actor,
+    MockNotificationHandler,
+    RetryPolicy,
+    Runtime,
+    VirtualClock,
+    handles,
+)
+from sagalog.events import Command, Envelope, Event, Message
+from sagalog.sagas import ManualReviewDispatcher, SagaDefinition, Stage, Step, saga_actor
 
 
 class Started(Event, name="to.Started"):

@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from events import derived_event_id
-from store import (
+from sagalog.events import derived_event_id
+from sagalog.store import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from events import Event, InvalidMessageError, UnknownMessageTypeError, UnportableValueError
-from store import (
+from sagalog.events import Event, InvalidMessageError, UnknownMessageTypeError, UnportableValueError
+from sagalog.store import (
     MAX_ID_LENGTH,
     CorruptDatabaseError,
     InvalidStreamIdError,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from events import Event
-from store import SqliteEventStore
+from sagalog.events import Event
+from sagalog.store import SqliteEventStore
 from tests.support import LineReader, wait_for_wal_write
 
 pytestmark = pytest.mark.slow

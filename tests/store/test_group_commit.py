@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from store import NO_STREAM, SqliteEventStore, StoreError, WrongExpectedVersionError
+from sagalog.store import NO_STREAM, SqliteEventStore, StoreError, WrongExpectedVersionError
 from tests.support import Deposited, run
 
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from store import SqliteEventStore
+from sagalog.store import SqliteEventStore
 from tests.support import Deposited, run
 
 

@@ -17,8 +17,8 @@ from uuid import UUID
 
 import pytest
 
-from events import Event
-from store import ANY, SqliteEventStore, SyncEventStore
+from sagalog.events import Event
+from sagalog.store import ANY, SqliteEventStore, SyncEventStore
 from tests.support import LineReader
 
 pytestmark = pytest.mark.slow

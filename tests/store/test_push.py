@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-import store._signal as signal_module
-from store import SyncEventStore, SyncSubscription
+import sagalog.store._signal as signal_module
+from sagalog.store import SyncEventStore, SyncSubscription
 from tests.support import Deposited, Withdrawn
 
 

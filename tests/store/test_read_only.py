@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from store import NotADatabaseError, ReadOnlyStoreError, StoreError, SyncEventStore
+from sagalog.store import NotADatabaseError, ReadOnlyStoreError, StoreError, SyncEventStore
 from tests.support import Deposited
 
 

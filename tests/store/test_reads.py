@@ -6,8 +6,8 @@ import asyncio
 import sqlite3
 from typing import Any
 
-from events import Event, upcaster
-from store import SqliteEventStore
+from sagalog.events import Event, upcaster
+from sagalog.store import SqliteEventStore
 from tests.support import Deposited, Withdrawn, run
 
 
@@ -192,7 +192,7 @@ def test_read_correlation_returns_one_saga_across_streams_using_the_index(db_pat
     """All records of one correlation id, from every stream, in order, via its index."""
     import sqlite3
 
-    from store import SyncEventStore
+    from sagalog.store import SyncEventStore
 
     with SyncEventStore.open(db_path, durability="off") as store:
         for n in range(30):

@@ -14,8 +14,8 @@ from uuid import uuid4
 
 import pytest
 
-from events.sagas import SagaDecided
-from store import (
+from sagalog.events.sagas import SagaDecided
+from sagalog.store import (
     SCHEMA_VERSION,
     AppendRequest,
     EventIdConflictError,

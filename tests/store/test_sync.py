@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from store import NO_STREAM, StoreClosedError, SyncEventStore, WrongExpectedVersionError
+from sagalog.store import NO_STREAM, StoreClosedError, SyncEventStore, WrongExpectedVersionError
 from tests.support import Deposited
 
 

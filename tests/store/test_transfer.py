@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from events import Event
-from store import SyncEventStore, export_lines
-from store._transfer import _ENCODER, _canonical, _line, _record
+from sagalog.events import Event
+from sagalog.store import SyncEventStore, export_lines
+from sagalog.store._transfer import _ENCODER, _canonical, _line, _record
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -30,9 +30,9 @@ from __future__ import annotations
 import sys
 import uuid
 
-from actors import Actor, Emit, Runtime, handles
-from events import Command, Envelope, Event
-from store import AppendRequest, SyncEventStore
+from sagalog.actors import Actor, Emit, Runtime, handles
+from sagalog.events import Command, Envelope, Event
+from sagalog.store import AppendRequest, SyncEventStore
 
 INPUT_NAMESPACE = uuid.UUID("6f1c3a52-3b0e-4a4e-9f7e-0c2b9d1e5a77")
 AUDIT_STREAMS = 3

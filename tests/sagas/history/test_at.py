@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from actors import Ledger, Runtime
-from sagas.catalog import DEFINITIONS
-from sagas.history import PositionOutOfRangeError, SagaRow, render_states, state_at
-from sagas.orders import FailurePlan, add_order_workflow, place_order
-from store import SyncEventStore
+from sagalog.actors import Ledger, Runtime
+from sagalog.sagas.catalog import DEFINITIONS
+from sagalog.sagas.history import PositionOutOfRangeError, SagaRow, render_states, state_at
+from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
+from sagalog.store import SyncEventStore
 from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"

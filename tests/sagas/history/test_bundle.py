@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from actors import Ledger, Runtime
-from sagas.history import BundleExistsError, UnknownRunError, bundle
-from sagas.orders import FailurePlan, add_order_workflow, place_order
+from sagalog.actors import Ledger, Runtime
+from sagalog.sagas.history import BundleExistsError, UnknownRunError, bundle
+from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
 from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"

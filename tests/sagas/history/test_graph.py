@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sagas.catalog import DEFINITIONS
-from sagas.history import mermaid_flowchart
-from sagas.master import master_saga
+from sagalog.sagas.catalog import DEFINITIONS
+from sagalog.sagas.history import mermaid_flowchart
+from sagalog.sagas.master import master_saga
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 NODE = re.compile(r"^    (step_\w+)(\[\[|\[/|\[)\"")

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from actors import Ledger, Runtime
-from events import SagalogError
-from events.orders import OrderPlaced
-from sagas.history import (
+from sagalog.actors import Ledger, Runtime
+from sagalog.events import SagalogError
+from sagalog.events.orders import OrderPlaced
+from sagalog.sagas.history import (
     EXTERNAL,
     PositionOutOfRangeError,
     RunSummary,
@@ -23,8 +23,8 @@ from sagas.history import (
     render_runs,
     show,
 )
-from sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
-from store import SyncEventStore
+from sagalog.sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
+from sagalog.store import SyncEventStore
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from actors import RUNTIME_STREAM, Ledger, RetryPolicy, Runtime
-from actors.orders import (
+from sagalog.actors import RUNTIME_STREAM, Ledger, RetryPolicy, Runtime
+from sagalog.actors.orders import (
     DemoCatalogue,
     DemoService,
     InventoryService,
@@ -27,19 +27,19 @@ from actors.orders import (
     ProductService,
     ShippingService,
 )
-from events import SagalogError
-from events.orders import ChargePayment, OrderPlaced
-from events.runtime import ActorDied
-from sagas import saga_actor
-from sagas.history import (
+from sagalog.events import SagalogError
+from sagalog.events.orders import ChargePayment, OrderPlaced
+from sagalog.events.runtime import ActorDied
+from sagalog.sagas import saga_actor
+from sagalog.sagas.history import (
     actor_deaths,
     read_timeline,
     render_html,
     steps_of,
     write_report,
 )
-from sagas.orders import ORDER_SAGA, place_order
-from store import SyncEventStore
+from sagalog.sagas.orders import ORDER_SAGA, place_order
+from sagalog.store import SyncEventStore
 from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"

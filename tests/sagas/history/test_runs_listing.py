@@ -15,10 +15,10 @@ from uuid import uuid4
 
 import pytest
 
-from events.jobs import JobRejected
-from events.sagas import SagaDecided
-from sagas.history import STATUSES, list_runs, newest_runs, render_runs
-from store import SyncEventStore
+from sagalog.events.jobs import JobRejected
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas.history import STATUSES, list_runs, newest_runs, render_runs
+from sagalog.store import SyncEventStore
 from tests.support import Deposited, Note
 
 if TYPE_CHECKING:

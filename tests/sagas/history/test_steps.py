@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sagas.history import errors_of, read_timeline, steps_of
-from sagas.pipeline import PIPELINE_SAGA
-from store import SyncEventStore
+from sagalog.sagas.history import errors_of, read_timeline, steps_of
+from sagalog.sagas.pipeline import PIPELINE_SAGA
+from sagalog.store import SyncEventStore
 from tests.sagas.pipeline_support import break_schema, copy_example, run_pipeline
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ from uuid import uuid4
 
 import pytest
 
-from actors import Ledger, Runtime
-from events import Envelope, SagalogError
-from events.orders import ShippingFailed
-from sagas.history import TailOptions, check_types, tail, tail_line
-from sagas.orders import FailurePlan, add_order_workflow, place_order
+from sagalog.actors import Ledger, Runtime
+from sagalog.events import Envelope, SagalogError
+from sagalog.events.orders import ShippingFailed
+from sagalog.sagas.history import TailOptions, check_types, tail, tail_line
+from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
 from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"

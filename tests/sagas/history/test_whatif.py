@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from actors import RetryPolicy
-from events.orders import OrderPlaced
-from events.sagas import SagaDecided
-from sagas.catalog import DEFINITIONS, definition_of_run
-from sagas.history import Difference, ReadOnlyLog, SagaFold, what_if
-from sagas.orders import ORDER_SAGA
-from store import SyncEventStore, export_lines
+from sagalog.actors import RetryPolicy
+from sagalog.events.orders import OrderPlaced
+from sagalog.events.sagas import SagaDecided
+from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
+from sagalog.sagas.history import Difference, ReadOnlyLog, SagaFold, what_if
+from sagalog.sagas.orders import ORDER_SAGA
+from sagalog.store import SyncEventStore, export_lines
 from tests.sagas.test_master import run_pipeline
 from tests.support import log_bytes
 

@@ -49,7 +49,7 @@ def write_config(folder: Path, *, stages: dict[str, dict[str, Any]] | None = Non
 
 def hanging(action_name: str) -> dict[str, Any]:
     """The built-in ``action_name``, hanging once its effect is committed (a kill lands there)."""
-    from actors.master import BUILTIN_ACTIONS  # (imported here: after sys.path is set)
+    from sagalog.actors.master import BUILTIN_ACTIONS  # (imported here: after sys.path is set)
 
     builtin = BUILTIN_ACTIONS[action_name]
 
@@ -63,8 +63,8 @@ def hanging(action_name: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     """``DB CONFIG [--hang-after ACTION]`` runs the pipeline; ``DB --resume`` finishes it."""
-    from actors import Runtime  # (imported here: after sys.path is set)
-    from sagas.master import resume_master, run_master_pipeline
+    from sagalog.actors import Runtime  # (imported here: after sys.path is set)
+    from sagalog.sagas.master import resume_master, run_master_pipeline
 
     db, what = argv[0], argv[1]
     actions = hanging(argv[3]) if argv[2:3] == ["--hang-after"] else None

@@ -13,8 +13,8 @@ import asyncio
 import itertools
 import sys
 
-from events import Event
-from store import ANY, SqliteEventStore
+from sagalog.events import Event
+from sagalog.store import ANY, SqliteEventStore
 
 
 class CrashBatchEvent(Event, name="test.crash.Batch"):

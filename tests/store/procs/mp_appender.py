@@ -21,8 +21,8 @@ import json
 import sys
 import traceback
 
-from events import Event
-from store import ANY, SqliteEventStore, WrongExpectedVersionError
+from sagalog.events import Event
+from sagalog.store import ANY, SqliteEventStore, WrongExpectedVersionError
 
 TASKS = 2
 BIG = 20

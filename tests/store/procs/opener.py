@@ -10,7 +10,7 @@ Exits at end of input.
 import asyncio
 import sys
 
-from store import SqliteEventStore
+from sagalog.store import SqliteEventStore
 
 
 async def open_once(path: str) -> str:

@@ -14,8 +14,8 @@ import json
 import sys
 import traceback
 
-from events import Event
-from store import ANY, SqliteEventStore
+from sagalog.events import Event
+from sagalog.store import ANY, SqliteEventStore
 
 
 class LiveEvent(Event, name="test.mp.Live"):

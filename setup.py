@@ -25,6 +25,11 @@ from setuptools.command.editable_wheel import editable_wheel
 ROOT = Path(__file__).resolve().parent
 FOLDERS = ("events", "store", "actors", "sagas")
 """The top-level folders that install as ``sagalog.<folder>``."""
+EXAMPLES = ROOT / "docs" / "examples"
+"""The workflows' example configurations and data, installed as ``sagalog/examples``: the
+main job (``sagalog`` with no command) runs them, also from an installed wheel."""
+SCRATCH = frozenset({"work", "build", "__pycache__", ".gitignore"})
+"""What a run leaves inside an example folder: never installed."""
 
 
 def packages() -> dict[str, str]:
@@ -56,6 +61,16 @@ run()
 '''
 
 
+def examples() -> dict[str, Path]:
+    """Each example file's path inside the ``sagalog`` package -> the file in the tree."""
+    found = {}
+    for path in sorted(EXAMPLES.rglob("*")):
+        relative = path.relative_to(EXAMPLES)
+        if path.is_file() and path.suffix != ".db" and not SCRATCH.intersection(relative.parts):
+            found[str(Path("examples", relative))] = path
+    return found
+
+
 class BuildPy(build_py):
     """``build_py`` that also writes the ``sagalog`` package's own files and ``cli.py``."""
 
@@ -73,21 +88,31 @@ class BuildPy(build_py):
         package.mkdir(parents=True, exist_ok=True)
         for name, text in self._generated().items():
             (package / name).write_text(text, encoding="utf-8")
-        if not self.editable_mode:  # an editable install links cli.py to run.py instead
-            self.copy_file(str(ROOT / "run.py"), self._cli())
+        if not self.editable_mode:  # an editable install links these to the tree instead
+            for built, source in self._linked().items():
+                self.mkpath(str(Path(built).parent))
+                self.copy_file(str(source), built)
             self.byte_compile([str(package / "__init__.py"), str(package / "__main__.py"),
                                self._cli()])
+
+    def _linked(self) -> dict[str, Path]:
+        """Built file -> its source in the tree: ``cli.py`` from ``run.py``, and the examples."""
+        package = Path(self.build_lib, "sagalog")
+        linked = {self._cli(): ROOT / "run.py"}
+        linked.update({str(package / inside): source for inside, source in examples().items()})
+        return linked
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:  # noqa: FBT001, FBT002 - setuptools' signature
         """The built files, the written ones included (an editable install copies those)."""
         package = Path(self.build_lib, "sagalog")
         generated = [str(package / name) for name in self._generated()]
         outputs = [*super().get_outputs(include_bytecode), *generated]
-        return outputs if self._cli() in outputs else [*outputs, self._cli()]
+        return [*outputs, *(built for built in self._linked() if built not in outputs)]
 
     def get_output_mapping(self) -> dict[str, str]:
-        """Built file -> source: ``cli.py`` comes from ``run.py`` (an editable install links it)."""
-        return {**super().get_output_mapping(), self._cli(): str(ROOT / "run.py")}
+        """Built file -> source, for the files an editable install links to the tree."""
+        linked = {built: str(source) for built, source in self._linked().items()}
+        return {**super().get_output_mapping(), **linked}
 
 
 class StrictEditable(editable_wheel):

@@ -138,7 +138,9 @@ class JobsDatabase:
             )
         return True
 
-    def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _rows(
+        self, sql: str, parameters: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
         with translated(self.path, "a read"):
             return self._connection.execute(sql, parameters).fetchall()
 
@@ -158,7 +160,7 @@ class JobsDatabase:
         if table not in ("status_changes", "pipeline_runs"):
             raise ValueError(f"no effect table {table!r}")
         rows = self._rows(f"SELECT COUNT(*) FROM {table} "  # noqa: S608 - checked name
-                          "WHERE ?1 IS NULL OR job_id = ?1", (job_id,))
+                          "WHERE :job_id IS NULL OR job_id = :job_id", {"job_id": job_id})
         return int(rows[0][0])
 
     def duplicates(self) -> list[tuple[str, str, int]]:

@@ -147,7 +147,9 @@ class Ledger:
             raise LedgerError(f"ledger {self.path} is closed")
         return self._connection
 
-    def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _rows(
+        self, sql: str, parameters: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
         with self._lock, self._translated("a read"):
             return self._open().execute(sql, parameters).fetchall()
 
@@ -206,8 +208,9 @@ class Ledger:
         """How many effects are recorded, of ``adapter`` and ``effect`` where given."""
         rows = self._rows(
             "SELECT COUNT(*) FROM effects "
-            "WHERE (?1 IS NULL OR adapter = ?1) AND (?2 IS NULL OR effect = ?2)",
-            (adapter, effect),
+            "WHERE (:adapter IS NULL OR adapter = :adapter) "
+            "AND (:effect IS NULL OR effect = :effect)",
+            {"adapter": adapter, "effect": effect},
         )
         return int(rows[0][0])
 

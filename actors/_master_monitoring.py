@@ -148,8 +148,8 @@ def read_monitoring(path: str | Path, run_id: str | None = None) -> list[Monitor
     try:
         found = connection.execute(
             f"SELECT run_id, stage, activity, attempt, status, started, ended, duration_s, "  # noqa: S608 - constant
-            f"detail FROM {MONITORING_TABLE} WHERE ?1 IS NULL OR run_id = ?1 "
-            "ORDER BY started, stage, activity, attempt", (run_id,),
+            f"detail FROM {MONITORING_TABLE} WHERE :run_id IS NULL OR run_id = :run_id "
+            "ORDER BY started, stage, activity, attempt", {"run_id": run_id},
         ).fetchall()
     except sqlite3.OperationalError:
         return []

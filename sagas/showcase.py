@@ -17,8 +17,10 @@ from sagalog.events import SagalogError
 
 __all__ = ["EXAMPLES", "Showcase", "prepare_showcase"]
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
-"""The example configurations and data, in the source tree."""
+EXAMPLES = Path(__file__).absolute().parent.parent / "examples"  # not resolve(): see below
+"""The example configurations and data: ``docs/examples`` in the tree, installed beside the
+packages as ``sagalog/examples`` (see setup.py). An editable install links each module to the
+tree, so resolving ``__file__`` would leave the installed package for the tree's root."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def prepare_showcase(db: str | Path) -> Showcase:
 
     """
     if not EXAMPLES.is_dir():
-        msg = f"{EXAMPLES}: the examples are missing; run the showcase from a source checkout"
+        msg = f"{EXAMPLES}: the examples are missing; reinstall sagalog (pip install sagalog)"
         raise SagalogError(msg)
     root = Path(f"{db}.showcase")
     if root.exists():

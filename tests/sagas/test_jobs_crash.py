@@ -179,7 +179,7 @@ def test_workers_sigkilled_mid_run_and_restarted_end_each_job_once(tmp_path: Pat
     for round_no in range(MAX_ROUNDS):
         if kills >= KILLS:
             break
-        grow_by = rng.randint(1, 30)
+        grow_by = rng.randint(1, 12)  # small steps: a loaded machine kills late, not never
         stderr = tmp_path / f"stderr-{round_no}.txt"
         if kill_round(db, grow_by, stderr, mid_write=round_no % 2 == 1,
                       after_effect=round_no == 0):

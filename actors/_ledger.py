@@ -25,6 +25,7 @@ from typing import Any, Self
 
 from sagalog.actors._errors import ActorRuntimeError
 from sagalog.actors._local_db import set_wal, write_transaction
+from sagalog.store import check_writable
 
 __all__ = ["Ledger", "LedgerEntry", "LedgerError"]
 
@@ -111,6 +112,7 @@ class Ledger:
         self._clock = clock
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        check_writable(self.path)  # one clear line, not SQLite's "unable to open database file"
         try:
             with self._translated("opening"):
                 self._connection = sqlite3.connect(

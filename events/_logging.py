@@ -3,18 +3,19 @@
 Every module of sagalog logs through loguru under its own name (``sagalog.store._writer``,
 ``sagalog.actors._runtime``...). Importing this module disables the whole ``sagalog``
 name once, as loguru advises for libraries, so importing sagalog never prints anything and
-adds no sink. It is imported (by ``sagalog.store`` and ``sagalog.actors``) before any module
-that logs, and only once per process: a later import of another sagalog package cannot
-silence logs the application has turned on (an import-time ``disable`` per package did,
-when a command enabled logging before its lazy imports).
+adds no sink. It is imported (by ``sagalog.actors`` and by the store's modules that log)
+before any module that logs, and only once per process: a later import of another sagalog
+package cannot silence logs the application has turned on (an import-time ``disable`` per
+package did, when a command enabled logging before its lazy imports).
 
 Two ways to turn the logs on, both at any time:
 - ``logger.enable("sagalog")`` sends sagalog's lines to the sinks the application has;
 - :func:`enable_logging` does the same and, given a sink, adds it with sagalog's format
   (once: calling it again replaces the sink it added, so no line is printed twice).
 
-Hazard: ``logger.enable("sagalog")`` called before the first import of ``sagalog.store``
-or ``sagalog.actors`` is undone by that import; :func:`enable_logging` never is.
+Hazard: ``logger.enable("sagalog")`` called before the store's first use (its names are
+imported lazily) or the first import of ``sagalog.actors`` is undone by it;
+:func:`enable_logging` never is.
 """
 
 from __future__ import annotations

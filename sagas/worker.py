@@ -31,6 +31,7 @@ from sagalog.sagas.etl import add_etl_workflow
 from sagalog.sagas.jobs import add_jobs_workflow
 from sagalog.sagas.master import add_master_workflow
 from sagalog.sagas.pipeline import add_pipeline_workflow
+from sagalog.store import check_writable
 
 __all__ = [
     "DEFAULT_WORKFLOWS",
@@ -66,8 +67,11 @@ def worker_lock(db: str | Path) -> Iterator[Path]:
 
     Raises:
         WorkerBusyError: another process holds it (the message names the db and the PID).
+        ReadOnlyLogError: the log cannot be written where it lies (a read-only file,
+            folder or mount), so neither can its lock.
 
     """
+    check_writable(db)
     path = Path(f"{db}.worker.lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sagalog.store._errors import translate
-from sagalog.store._opening import BUSY_TIMEOUT_S, read_only_uri
+from sagalog.store._opening import BUSY_TIMEOUT_S
 from sagalog.store._scan import scan_query, scan_result
 
 if TYPE_CHECKING:
@@ -32,8 +32,11 @@ Query = Callable[[str, tuple[Any, ...]], list[Any]]
 
 
 
-def direct_reader(path: str) -> tuple[Query, Callable[[], None]]:
-    """A query function over a new read-only connection to ``path``, and its closer.
+def direct_reader(uri: str, path: str) -> tuple[Query, Callable[[], None]]:
+    """A query function over a new connection opened by ``uri``, and its closer.
+
+    ``uri`` is the store's :attr:`SqliteEventStore.read_uri` (which cannot write);
+    ``path`` names the log in errors.
 
     After the closer has run, queries return no rows: a subscriber racing its own
     shutdown sees an empty log, not an error.
@@ -42,7 +45,7 @@ def direct_reader(path: str) -> tuple[Query, Callable[[], None]]:
     # last one on the file checkpoints the WAL into the database as it closes.
     try:
         connection = sqlite3.connect(
-            read_only_uri(path), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+            uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
             check_same_thread=False,
         )
     except sqlite3.Error as error:

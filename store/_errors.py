@@ -21,10 +21,12 @@ __all__ = [
     "EventIdConflictError",
     "InvalidStreamIdError",
     "NotADatabaseError",
+    "ReadOnlyLogError",
     "ReadOnlyStoreError",
     "SchemaVersionError",
     "StoreClosedError",
     "StoreError",
+    "UnreadableLogError",
     "WrongExpectedVersionError",
     "translate",
 ]
@@ -91,6 +93,30 @@ class NotADatabaseError(DatabaseError):
 
 class CorruptDatabaseError(DatabaseError):
     """The file is an SQLite database, but damaged (truncated, malformed). Left unchanged."""
+
+
+class ReadOnlyLogError(DatabaseError):
+    """The log cannot be written where it lies (a read-only file, folder or mount).
+
+    Raised before SQLite opens it for writing: SQLite would open it read-only without a
+    word and fail only at the first write. Nothing was written.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} is read-only: {reason}")
+        self.path = path
+
+
+class UnreadableLogError(DatabaseError):
+    """The log cannot be read where it lies; the message says why and what to do.
+
+    Either this user may not read one of its files, or the folder is read-only and holds
+    something SQLite cannot read without writing beside it (see ``store._access``).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} cannot be read here: {reason}")
+        self.path = path
 
 
 class SchemaVersionError(DatabaseError):

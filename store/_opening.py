@@ -11,36 +11,26 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from sagalog.store._errors import NotADatabaseError, SchemaVersionError, translate
 from sagalog.store._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
 
-__all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "connect", "prepare", "read_only_uri"]
+__all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "connect", "prepare"]
 
 SYNCHRONOUS: dict[str, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 BUSY_TIMEOUT_S = 60.0
 
 
-def read_only_uri(path: str) -> str:
-    """The ``file:`` URI that opens ``path`` so SQLite refuses every write to it.
-
-    A read-only connection can neither change the database nor checkpoint its WAL
-    (closing the last read-write connection folds the WAL into the file and deletes it),
-    so a log is left byte-for-byte as it was, also while a worker is writing it.
-    """
-    return f"{Path(path).resolve().as_uri()}?mode=ro"
-
-
-def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
+def connect(path: str, *, read_uri: str | None = None) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), usable on any thread.
 
-    ``read_only`` opens an existing file through :func:`read_only_uri`.
+    With ``read_uri`` (from :func:`store._access.read_only_uri`) it is opened by that URI
+    and cannot write.
     """
     try:
-        if read_only:
+        if read_uri is not None:
             return sqlite3.connect(
-                read_only_uri(path), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                read_uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
                 check_same_thread=False,
             )
         return sqlite3.connect(

@@ -23,15 +23,17 @@ from uuid import UUID
 import aiosqlite
 from loguru import logger
 
+import sagalog.events._logging  # noqa: F401 - silent until the app turns logs on
 from sagalog.events import Envelope, Message, Registry
 from sagalog.events import registry as default_registry
+from sagalog.store._access import check_writable, log_name, read_only_uri
 from sagalog.store._append import AppendRequest, Checkpoint, prepare
 from sagalog.store._blocking import SyncSubscription, direct_reader
 from sagalog.store._decode import decode_rows
 from sagalog.store._errors import NotADatabaseError, StoreClosedError, StoreError, translate
 from sagalog.store._expected import ANY, ExpectedVersion
 from sagalog.store._ids import check_id
-from sagalog.store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS, read_only_uri
+from sagalog.store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS
 from sagalog.store._resolve import Pending
 from sagalog.store._scan import scan_query, scan_result
 from sagalog.store._schema import COLUMNS, check_file
@@ -74,6 +76,7 @@ class SqliteEventStore:
         clock: Callable[[], datetime],
         poll_interval: float,
         read_only: bool = False,
+        read_uri: str | None = None,
     ) -> None:
         """Use :meth:`open` or :meth:`connect`; this builds the store without opening it."""
         self.path = path
@@ -92,7 +95,11 @@ class SqliteEventStore:
         """Bumped by the writer thread after each commit; threads wait on it."""
         self.read_only = read_only
         """Opened with ``read_only=True``: appends raise, the file is never written."""
-        self._writer = Writer(path, durability, self._now, self.signal, read_only=read_only)
+        self.read_uri = "" if self._memory else (read_uri or read_only_uri(path))
+        """The ``file:`` URI every read connection opens (see :func:`read_only_uri`): chosen
+        once, when the store opens, from what the file system allows where the log lies."""
+        self._writer = Writer(path, durability, self._now, self.signal,
+                              read_uri=self.read_uri if read_only else None)
         self._writer.on_commit = self._committed
 
     async def _open(self) -> None:
@@ -105,7 +112,7 @@ class SqliteEventStore:
         if self._memory:
             return
         try:
-            self._reader = await _connect_reader(self.path, self.durability, self.read_only)
+            self._reader = await _connect_reader(self)
         except BaseException:
             await asyncio.wrap_future(self._writer.close())
             raise
@@ -143,6 +150,11 @@ class SqliteEventStore:
                 only: the file is missing or empty.
             CorruptDatabaseError: the file is damaged or truncated.
             SchemaVersionError: the file was written by a newer sagalog.
+            UnreadableLogError: this user may not read the log, or it lies in a read-only
+                folder with a WAL that SQLite cannot read there (the message says what to
+                do). A read-only folder or mount is otherwise fine for ``read_only``.
+            ReadOnlyLogError: not ``read_only``, and the file, its WAL or its folder
+                cannot be written (a read-only file, folder or mount).
             In each case the file is left byte-for-byte unchanged.
 
         """
@@ -171,13 +183,18 @@ class SqliteEventStore:
         if durability not in SYNCHRONOUS:
             msg = f"durability must be 'full', 'normal' or 'off', not {durability!r}"
             raise StoreError(msg)
+        read_uri = None
         if read_only:
             _check_readable(name)
+        else:
+            check_writable(name)  # refused now, rather than at the first append
         if name != ":memory:":
+            read_uri = read_only_uri(name)  # also refuses a file this user may not read
             check_file(name)
         store = cls(
             name, durability=durability, registry=registry or default_registry,
             clock=clock or _utc_now, poll_interval=poll_interval, read_only=read_only,
+            read_uri=read_uri,
         )
         await store._open()
         logger.bind(store=name).debug("sagalog store opened ({} durability)", durability)
@@ -441,7 +458,7 @@ class SqliteEventStore:
 
             return SyncSubscription(through_writer, lambda: None, self.registry, self.signal,
                                     from_position, names, self._poll_interval)
-        query, close = direct_reader(self.path)
+        query, close = direct_reader(self.read_uri, self.path)
         return SyncSubscription(query, close, self.registry, self.signal, from_position,
                                 names, self._poll_interval)
 
@@ -575,6 +592,7 @@ def _check_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
 
 def _check_readable(path: str) -> None:
     """A read-only store needs a log file that exists: there is nothing to create."""
+    log_name(path)
     if path == ":memory:":
         msg = "a read-only store needs a file; ':memory:' would always be empty"
         raise StoreError(msg)
@@ -582,10 +600,12 @@ def _check_readable(path: str) -> None:
         raise NotADatabaseError("no such log file (read-only: nothing is created)", path=path)
 
 
-async def _connect_reader(path: str, durability: str, read_only: bool) -> aiosqlite.Connection:  # noqa: FBT001
+async def _connect_reader(store: SqliteEventStore) -> aiosqlite.Connection:
+    """The store's reader; a read-only store's opens by :attr:`read_uri`, so cannot write."""
+    path, durability, read_only = store.path, store.durability, store.read_only
     try:
         reader = await aiosqlite.connect(
-            read_only_uri(path) if read_only else path, uri=read_only, isolation_level=None,
+            store.read_uri if read_only else path, uri=read_only, isolation_level=None,
             timeout=BUSY_TIMEOUT_S, check_same_thread=False,
         )
     except sqlite3.Error as error:

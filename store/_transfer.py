@@ -79,8 +79,9 @@ def export_lines(
     ``bench/history_bench.py`` (1,000,000 records): 42,000 lines/s before, 110,000-118,000 after.
     (Building the lines in SQL with ``json_quote`` and ``||`` measured 1.7x slower.)
     """
-    memory = store.store.path == ":memory:"
-    query, close = _through(store) if memory else direct_reader(store.store.path)
+    log = store.store
+    memory = log.path == ":memory:"
+    query, close = _through(store) if memory else direct_reader(log.read_uri, log.path)
     position = max(from_position, 1)
     count = 0
     try:

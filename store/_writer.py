@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
+import sagalog.events._logging  # noqa: F401 - silent until the app turns logs on
 from sagalog.events import Envelope, Message
 from sagalog.store._chain import GENESIS
 from sagalog.store._errors import ReadOnlyStoreError, StoreClosedError, StoreError, translate
@@ -94,7 +95,11 @@ _STOP = object()
 
 
 class Writer:
-    """The single writer of one store: its thread, its queue, its transactions."""
+    """The single writer of one store: its thread, its queue, its transactions.
+
+    Given ``read_uri`` (a read-only store's, see :func:`store._access.read_only_uri`) it
+    opens the file by that URI and refuses every append: it then only reads.
+    """
 
     def __init__(
         self,
@@ -103,10 +108,11 @@ class Writer:
         now: Callable[[], str],
         signal: CommitSignal,
         *,
-        read_only: bool = False,
+        read_uri: str | None = None,
     ) -> None:
         self._path = path
-        self._read_only = read_only
+        self._read_uri = read_uri
+        self._read_only = read_uri is not None
         self._signal = signal
         self._durability = durability
         self._now = now
@@ -131,7 +137,7 @@ class Writer:
         return self.run(self._open)
 
     def _open(self, _: sqlite3.Connection | None) -> None:
-        connection = connect(self._path, read_only=self._read_only)
+        connection = connect(self._path, read_uri=self._read_uri)
         try:
             self._version = prepare(
                 connection, self._path, self._durability, read_only=self._read_only

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import select
+import subprocess
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from pydantic import Field
 
 from sagalog.events import Command, Event
@@ -114,3 +117,87 @@ def log_bytes(path: Path) -> list[str]:
     return [hashlib.sha256(path.read_bytes()).hexdigest(),
             hashlib.sha256(wal.read_bytes()).hexdigest()
             if wal.exists() and wal.stat().st_size else "-"]
+
+
+class MountRefusedError(Exception):
+    """``mount`` failed: not root, or no right to mount here (a container without it)."""
+
+
+def _mount(*arguments: str) -> None:
+    try:
+        result = subprocess.run(["mount", *arguments], capture_output=True, text=True,
+                                timeout=30, check=False)
+    except FileNotFoundError as error:
+        raise MountRefusedError("no mount command") from error
+    if result.returncode != 0:
+        raise MountRefusedError(result.stderr.strip() or f"mount exited {result.returncode}")
+
+
+def _umount(target: Path) -> None:
+    # A process the test started may still hold a file there; detach the mount anyway
+    # (-l) rather than leave it behind for the next test.
+    if subprocess.run(["umount", str(target)], capture_output=True, timeout=30,
+                      check=False).returncode != 0:
+        subprocess.run(["umount", "-l", str(target)], capture_output=True, timeout=30,
+                       check=True)
+
+
+@contextlib.contextmanager
+def mounted(target: Path, *arguments: str) -> Iterator[Path]:
+    """``mount ARGUMENTS... TARGET`` for the ``with`` block, then ``umount TARGET``.
+
+    E.g. ``mounted(folder, "-t", "tmpfs", "-o", "size=64k", "tmpfs")`` for a small disk.
+    Raises :class:`MountRefusedError` when mounting is not allowed here.
+    """
+    _mount(*arguments, str(target))
+    try:
+        yield target
+    finally:
+        _umount(target)
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[str]:
+    """``path`` (a folder or a file) read-only in place for the ``with`` block.
+
+    Root ignores file modes, so as root (here and in CI) it is a read-only bind mount of
+    ``path`` onto itself: what a mounted backup is. Elsewhere it is ``chmod a-w``. Yields
+    how; skips the test, saying why, when neither makes ``path`` read-only.
+    """
+    if os.geteuid() == 0:
+        with contextlib.ExitStack() as undo:
+            try:
+                undo.enter_context(mounted(path, "--bind", str(path)))
+                _mount("-o", "remount,bind,ro", str(path))
+            except MountRefusedError as error:
+                pytest.skip(f"cannot make {path} read-only: root ignores file modes and "
+                            f"mount was refused ({error})")
+            _require_read_only(path, "a read-only bind mount")
+            yield "read-only bind mount"
+        return
+    mode = path.stat().st_mode
+    path.chmod(mode & ~0o222)
+    try:
+        _require_read_only(path, "chmod a-w")
+        yield "chmod a-w"
+    finally:
+        path.chmod(mode)
+
+
+def _require_read_only(path: Path, how: str) -> None:
+    """Skip unless writing to ``path`` (creating a file in it, for a folder) now fails."""
+    probe = path / ".write-probe" if path.is_dir() else path
+    try:
+        with probe.open("a"):
+            pass
+    except OSError:
+        return
+    if probe != path:
+        probe.unlink()
+    pytest.skip(f"{how} left {path} writable; no way to make it read-only here")
+
+
+def folder_bytes(folder: Path) -> dict[str, str]:
+    """Every file of ``folder``, by name, with the SHA-256 of its bytes."""
+    return {file.name: hashlib.sha256(file.read_bytes()).hexdigest()
+            for file in sorted(folder.iterdir()) if file.is_file()}

@@ -92,8 +92,8 @@ def bundle(
         SagalogError: ``target`` is the source log itself, or cannot be written.
 
     """
+    connection = open_read_only(source)  # refuses a missing or foreign file (or '') first
     source, target = Path(source), Path(target)
-    connection = open_read_only(source)  # refuses a missing or foreign file first
     try:
         _check_target(source, target, force=force)
         rows = connection.execute(f"{SELECT_RECORDS} WHERE correlation_id = ? "

@@ -3,7 +3,8 @@
 The bundle and tail commands read through :func:`open_read_only` rather than the
 store: a connection opened with ``mode=ro`` cannot write, and, unlike a read-write one,
 never checkpoints the WAL into the database when it is the last to close. So the log's
-files stay byte-for-byte as they were, even if its writer has already stopped.
+files stay byte-for-byte as they were, even if its writer has already stopped. (In a
+read-only folder it may be ``mode=ro&immutable=1``: see :func:`sagalog.store.read_only_uri`.)
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sagalog.events import SagalogError
+from sagalog.store import read_only_uri
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -76,20 +77,30 @@ class RunSummary(NamedTuple):
 
 
 def open_read_only(path: str | Path) -> sqlite3.Connection:
-    """A connection that cannot write, on an existing sagalog file.
+    """A connection that cannot write, on an existing sagalog file, wherever it lies.
+
+    It opens as :func:`sagalog.store.read_only_uri` decides: so a log in a read-only
+    folder or on a read-only mount reads too.
 
     Raises:
         SagalogError: the file does not exist or is not a sagalog log.
+        UnreadableLogError: the log cannot be read where it lies (the message says why,
+            and what to do).
 
     """
+    uri = read_only_uri(path)  # first: it refuses an empty path
     if not Path(path).is_file():
         msg = f"{path}: no such log"
         raise SagalogError(msg)
+    connection = None
     try:
-        connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(uri, uri=True)
         connection.execute("SELECT 1 FROM events LIMIT 1").fetchall()
     except sqlite3.DatabaseError as error:
-        msg = f"{path}: not a sagalog log ({error})"
+        if connection is not None:
+            connection.close()
+        foreign = error.sqlite_errorname == "SQLITE_NOTADB" or "no such table" in str(error)
+        msg = f"{path}: {'not a sagalog log' if foreign else 'cannot read the log'} ({error})"
         raise SagalogError(msg) from None
     return connection
 

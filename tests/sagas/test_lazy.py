@@ -1,8 +1,9 @@
-"""``sagas`` and ``sagas.history`` import their public names on first use.
+"""``store``, ``sagas`` and ``sagas.history`` import their public names on first use.
 
 What type checkers read (the imports under ``TYPE_CHECKING``) and what runs (the
 ``__getattr__`` from ``sagas._lazy``) are two lists of the same names: these tests hold
-them equal, and hold ``list`` clear of the saga actor and the actor runtime.
+them equal, and hold ``list`` clear of the saga actor, the actor runtime and the store
+(it reads through ``sagalog.store.read_only_uri`` alone).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def type_checking_imports(package: str) -> dict[str, str]:
             if isinstance(node, ast.ImportFrom) for alias in node.names}
 
 
-@pytest.mark.parametrize("package", ["sagalog.sagas", "sagalog.sagas.history"])
+@pytest.mark.parametrize("package", ["sagalog.store", "sagalog.sagas", "sagalog.sagas.history"])
 def test_every_public_name_resolves_to_the_object_type_checkers_see(package: str) -> None:
     homes = type_checking_imports(package)
     assert sorted(homes) == sorted(importlib.import_module(package).__all__)
@@ -61,5 +62,6 @@ def test_the_runs_listing_loads_no_actor() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60, check=True)
     loaded = result.stdout.split()
-    heavy = ("sagalog.actors", "sagalog.sagas._actor", "sagalog.store", "pykka", "pydantic")
+    heavy = ("sagalog.actors", "sagalog.sagas._actor", "sagalog.store._sqlite", "aiosqlite",
+             "loguru", "pykka", "pydantic")
     assert [name for name in heavy if name in loaded] == []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,19 +37,26 @@ def sagalog(*arguments: str, expect: int = 0, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def require(condition: bool, what: str) -> None:  # noqa: FBT001 - reads as a check
+    """Fail the check, naming ``what``, unless ``condition`` holds."""
+    if not condition:
+        msg = f"wheel check failed: {what}"
+        raise SystemExit(msg)
+
+
 def commands() -> set[str]:
     """Every subcommand the installed parser has."""
     top = parser()
     found: set[str] = set()
-    for action in top._actions:  # noqa: SLF001 - argparse keeps subparsers only here
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in top._actions:  # argparse keeps its subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
             found.update(action.choices)
     return found
 
 
 def log_of_main_job(before: set[str]) -> Path:
     """The log the main job made: the one ``*.db`` (in a folder it names, or here)."""
-    made = [Path(name) for name in set(os.listdir()) - before]
+    made = [Path(name) for name in {path.name for path in Path().iterdir()} - before]
     logs = [path for path in made if path.suffix == ".db"]
     logs += [inner for path in made if path.is_dir() for inner in path.glob("*.db")]
     if len(logs) != 1:
@@ -63,7 +69,7 @@ def main() -> None:
     """Run the main job, then every command on its log."""
     print(f"wheel check in {Path.cwd()} with {sys.executable}", flush=True)
     sagalog("--help")
-    before = set(os.listdir())
+    before = {path.name for path in Path().iterdir()}
     sagalog()
     db = str(log_of_main_job(before))
     listing = sagalog("list", "--db", db)
@@ -71,7 +77,7 @@ def main() -> None:
                   if " failed " in line)
     export = sagalog("export", "--db", db)
     lines = export.splitlines()
-    assert all(json.loads(line)["position"] for line in lines)
+    require(all(json.loads(line)["position"] for line in lines), "export: JSON Lines")
     Path("log.jsonl").write_text(export, encoding="utf-8")
     jobs = Path(sagalog_examples(), "jobs")
     recipes: dict[str, list[tuple[str, ...]]] = {
@@ -108,7 +114,7 @@ def main() -> None:
         for arguments in recipes[name]:
             sagalog(*arguments)
     html = Path("report.html").read_text(encoding="utf-8")
-    assert run_id in html, "the report names its run"
+    require(run_id in html, "the report names its run")
     sagalog("verify", "--db", db)
     print(f"wheel check passed: {len(recipes)} commands", flush=True)
 

@@ -133,6 +133,9 @@ class SqliteEventStore:
     ) -> AsyncIterator[SqliteEventStore]:
         """Open (creating if needed) the store at ``path``; close it on exit.
 
+        When opening fails, for any of the reasons under Raises, the file is left
+        byte-for-byte unchanged.
+
         Args:
             path: a file path, or ``":memory:"``.
             durability: ``full`` (fsync each commit, the default), ``normal`` or ``off``.
@@ -155,7 +158,6 @@ class SqliteEventStore:
                 do). A read-only folder or mount is otherwise fine for ``read_only``.
             ReadOnlyLogError: not ``read_only``, and the file, its WAL or its folder
                 cannot be written (a read-only file, folder or mount).
-            In each case the file is left byte-for-byte unchanged.
 
         """
         store = await cls.connect(
@@ -237,6 +239,8 @@ class SqliteEventStore:
     ) -> list[Envelope[Message]]:
         """Append ``messages`` to ``stream_id``, atomically, and return their records.
 
+        All or nothing: when it raises, nothing was written.
+
         Args:
             stream_id: the stream to append to (non-empty, no control characters).
             messages: registered events or commands, stored in this order.
@@ -251,8 +255,11 @@ class SqliteEventStore:
         Raises:
             WrongExpectedVersionError: the stream is not at ``expected_version``.
             EventIdConflictError: an event id is recorded with other content.
-            InvalidStreamIdError, UnportableValueError, StoreError: bad input.
-            In every case nothing was written.
+            InvalidStreamIdError: a stream or correlation id is empty, too long or holds
+                refused characters.
+            UnportableValueError: a message holds a value a stricter database refuses
+                (NUL, NaN, Infinity, lone surrogates).
+            StoreError: other bad input, or the store is closed.
 
         """
         request = AppendRequest(

@@ -18,6 +18,7 @@ from sagalog.events._message import Message
 __all__ = ["ENVELOPE_FIELDS", "Envelope", "TMessage"]
 
 TMessage = TypeVar("TMessage", bound=Message, covariant=True)  # noqa: PLC0105 - public name
+"""The type of message an :class:`Envelope` holds (``Envelope[PaymentCharged]``)."""
 
 ENVELOPE_FIELDS = (
     "position",

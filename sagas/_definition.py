@@ -36,7 +36,9 @@ class Verdict:
     """A gate's answer and the reason for it, recorded with the decision."""
 
     passed: bool
+    """True: run the stage; False: skip it, or stop the saga (the gate's ``otherwise``)."""
     reason: str
+    """Why, in words; recorded in the decision (``ETag unchanged since pos 77``)."""
 
 
 def _arity(function: Callable[..., object]) -> int:
@@ -65,12 +67,19 @@ class Step:
     """One unit of work of a saga, and how to undo it."""
 
     name: str
+    """The step's name, unique in its saga; decisions and ``explain`` use it."""
     command: Build
+    """Builds the command that does the step, from the start (and the results so far)."""
     succeeded: tuple[type[Event], ...]
+    """The events that mean the step succeeded."""
     failed: tuple[type[Event], ...]
+    """The events that mean the step failed (a dead letter of its command counts too)."""
     compensation: Build | None = None
+    """Builds the command that undoes the step; None: nothing to undo."""
     compensated: tuple[type[Event], ...] = ()
+    """The events that mean the undoing is done."""
     compensation_failed: tuple[type[Event], ...] = ()
+    """The events that mean the undoing failed (after its tries, the saga escalates)."""
     retry: RetryPolicy = NO_RETRY
     """Tries of the step (and of its compensation) before giving up, and the waits between."""
     timeout: float | None = None
@@ -105,17 +114,25 @@ class ForEach:
     """
 
     name: str
+    """The fan-out's name; each item's state goes under ``name[item]``."""
     items: Callable[[Event], Sequence[str]]
+    """The items, from the start message, in the order they start."""
     command: Callable[[Event, str], Command]
     """The command for one item: ``(start, item)``."""
     item_of: Callable[[Event], str]
     """Which item a result event answers."""
     succeeded: tuple[type[Event], ...]
+    """The events that mean an item succeeded."""
     failed: tuple[type[Event], ...]
+    """The events that mean an item failed (after its tries, the saga fails)."""
     concurrency: int = 1
+    """Most items running at once."""
     retry: RetryPolicy = NO_RETRY
+    """Tries of each item, and the waits between them."""
     timeout: float | None = None
+    """Seconds to wait for an item's result before counting the try as failed."""
     stream: Callable[[Event], str] | None = None
+    """The stream the items' commands go to (default: the saga's stream)."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -138,6 +155,7 @@ class Gate:
     """A condition on the start message in front of a stage."""
 
     name: str
+    """The gate's name, as decisions quote it when it gives no reason."""
     condition: (Callable[[Event], bool | Verdict]
                 | Callable[[Event, Results], bool | Verdict])
     """From the start (and the results so far): True / False, or a :class:`Verdict`."""
@@ -157,7 +175,9 @@ class Stage:
     """Steps that run in parallel, behind an optional gate."""
 
     steps: tuple[Step | ForEach, ...]
+    """The steps, started together; the next stage starts when all succeeded."""
     gate: Gate | None = None
+    """Decides whether the stage runs (None: it always does)."""
     name: str = ""
     """How decisions name the stage (default: its steps' names)."""
 
@@ -173,10 +193,13 @@ class SagaDefinition:
     """A saga: what starts it, its stages, and the events that end it."""
 
     name: str
+    """The saga's name: recorded in its decisions, and how ``graph`` and ``what-if`` know it."""
     start: type[Event]
+    """The event that starts an instance."""
     saga_id: Callable[[Event], str]
     """The saga instance's id (and correlation id) from its start message."""
     stages: tuple[Stage, ...]
+    """Run in order; a failed stage ends the saga (after undoing what succeeded)."""
     completed: Callable[[Event], Event] | Callable[[Event, Results], Event]
     """The event that ends the saga when every stage succeeded (or a gate stopped it):
     from the start, or ``(start, results)``."""

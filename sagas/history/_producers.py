@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["EXTERNAL", "TIMERS", "UNKNOWN", "producers"]
 
 EXTERNAL = "external"
+"""The producer of a record with no cause: appended from outside the runtime."""
 TIMERS = "timers"
+"""The producer of a record a durable timer delivered (a retry, a timeout, a schedule)."""
 UNKNOWN = "unknown"
+"""The producer of a record whose event id no candidate actor derives."""
 
 
 def producers(records: Sequence[Envelope[Message]], actors: Iterable[str]) -> list[str]:

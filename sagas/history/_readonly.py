@@ -34,13 +34,19 @@ _COLUMNS = ("position, stream_id, stream_version, event_id, type, version, recor
 class LogReaderProtocol(Protocol):
     """What ``at`` and ``what-if`` read: a :class:`SyncEventStore` or a :class:`ReadOnlyLog`."""
 
-    def last_position(self) -> int: ...
+    def last_position(self) -> int:
+        """The position of the newest record (0 for an empty log)."""
+        ...
 
-    def checkpoints(self) -> dict[str, int]: ...
+    def checkpoints(self) -> dict[str, int]:
+        """Every subscriber's checkpoint: its name -> the last position it handled."""
+        ...
 
     def read_all(
         self, from_position: int = 0, *, types: Iterable[type[Message] | str] | None = None
-    ) -> Iterator[Envelope[Message]]: ...
+    ) -> Iterator[Envelope[Message]]:
+        """The records from ``from_position`` on (inclusive), of ``types`` if given."""
+        ...
 
 
 class ReadOnlyLog:

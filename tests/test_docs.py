@@ -19,6 +19,9 @@ are executed in one namespace, bash blocks as ``bash -euo pipefail`` children. D
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import importlib.util
 import json
 import os
 import re
@@ -26,8 +29,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -131,16 +137,63 @@ for block in json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")):
 """
 
 
-@pytest.fixture(scope="session")
-def showcase_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+WORKERS = 3
+"""Groups run at once: they mostly wait on their subprocesses (2 cores: 3 keeps both busy)."""
+
+
+def needs_showcase(group: list[Block]) -> bool:
+    return any(block.markers.get("needs") == "showcase" for block in group)
+
+
+def make_showcase(folder: Path) -> Path:
     """A log the main job wrote (every workflow once), for the blocks that read one."""
-    folder = tmp_path_factory.mktemp("showcase")
     result = subprocess.run(
         [sys.executable, "-m", "sagalog", "-q", "--db", "showcase.db"], cwd=folder,
         capture_output=True, text=True, timeout=BLOCK_TIMEOUT, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return folder / "showcase.db"
+
+
+def run_group(group: list[Block], folder: Path, showcase: Future[Path] | None) -> str:
+    """Run ``group`` in ``folder``; return "" or what went wrong, with its output."""
+    shutil.copytree(DOCS / "examples", folder / "docs" / "examples")
+    if showcase is not None:
+        log = showcase.result()
+        for part in log.parent.glob(log.name + "*"):
+            if part.is_file() and not part.name.endswith(("-shm", ".lock")):
+                shutil.copy2(part, folder / part.name)
+    spec = [{"where": block.where, "page": str(block.page.relative_to(ROOT)), "line": block.line,
+             "language": block.language, "code": block.code, "file": block.markers.get("file")}
+            for block in group]
+    (folder / ".blocks.json").write_text(json.dumps(spec), encoding="utf-8")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", DRIVER, ".blocks.json"], cwd=folder, env=environment(),
+            capture_output=True, text=True, timeout=BLOCK_TIMEOUT, check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        return f"{group[0].where} did not end within {BLOCK_TIMEOUT} s:\n{error.stderr!r}"
+    if result.returncode == 0:
+        return ""
+    return (f"{group[0].where} failed:\n--- stdout\n{result.stdout}\n"
+            f"--- stderr\n{result.stderr}")
+
+
+@pytest.fixture(scope="session")
+def block_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  ) -> Iterator[dict[str, Future[str]]]:
+    """Every selected group, started at once on a few threads: its id -> its outcome."""
+    selected = [item.callspec.params["group"] for item in request.session.items
+                if isinstance(item, pytest.Function) and item.originalname == "test_block_runs"]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        showcase = (pool.submit(make_showcase, tmp_path_factory.mktemp("showcase"))
+                    if any(needs_showcase(group) for group in selected) else None)
+        # The groups that need no showcase go first, while the showcase is being made.
+        ordered = sorted(selected, key=needs_showcase)
+        yield {group[0].where: pool.submit(
+            run_group, group, tmp_path_factory.mktemp("block"),
+            showcase if needs_showcase(group) else None) for group in ordered}
 
 
 def environment() -> dict[str, str]:
@@ -152,25 +205,10 @@ def environment() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=[group[0].where for group in GROUPS])
-def test_block_runs(group: list[Block], tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_block_runs(group: list[Block], block_results: dict[str, Future[str]]) -> None:
     """The block (and the blocks that continue it) run to the end without an error."""
-    shutil.copytree(DOCS / "examples", tmp_path / "docs" / "examples")
-    if any(block.markers.get("needs") == "showcase" for block in group):
-        log: Path = request.getfixturevalue("showcase_log")
-        for part in log.parent.glob(log.name + "*"):
-            if part.is_file() and not part.name.endswith(("-shm", ".lock")):
-                shutil.copy2(part, tmp_path / part.name)
-    spec = [{"where": block.where, "page": str(block.page.relative_to(ROOT)), "line": block.line,
-             "language": block.language, "code": block.code, "file": block.markers.get("file")}
-            for block in group]
-    (tmp_path / ".blocks.json").write_text(json.dumps(spec), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-c", DRIVER, ".blocks.json"], cwd=tmp_path, env=environment(),
-        capture_output=True, text=True, timeout=BLOCK_TIMEOUT, check=False,
-    )
-    assert result.returncode == 0, (
-        f"{group[0].where} failed:\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-    )
+    failure = block_results[group[0].where].result(timeout=BLOCK_TIMEOUT * 3)
+    assert not failure, failure
 
 
 def test_every_block_not_run_says_why() -> None:
@@ -202,15 +240,25 @@ def test_markers_are_known_and_continue_something() -> None:
             f"{group[0].where}: continues, but no runnable block comes before it on its page")
 
 
+SNIPPET = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$', re.MULTILINE)
+"""A file included at build time (pymdownx.snippets), as a block of the page shows it."""
+
+
 def test_json_blocks_parse() -> None:
-    """A json block is valid JSON (a jsonl block: one JSON value per line)."""
+    """A json block is valid JSON (a jsonl block: one JSON value per line), included files too."""
+    checked = 0
     for block in ALL_BLOCKS:
+        code = SNIPPET.sub(lambda match: (ROOT / match.group(1)).read_text(encoding="utf-8"),
+                           block.code)
         if block.language == "json":
-            json.loads(block.code)
+            json.loads(code)
+            checked += 1
         elif block.language == "jsonl":
-            for line in block.code.splitlines():
+            for line in code.splitlines():
                 if line.strip():
                     json.loads(line)
+            checked += 1
+    assert checked, "the workflow pages show their configuration files"
 
 
 def test_readme_opens_with_the_two_commands_ci_runs() -> None:
@@ -221,3 +269,83 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
         "python -m pip install . && python run.py",
         "python -m pip install '.[dev]' && python -m pytest",
     ]
+
+
+# --- the build's generated parts (docs/hooks.py), checked without building the site -----
+
+
+def load_hooks() -> ModuleType:
+    """docs/hooks.py, loaded by path as mkdocs loads it."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MESSAGE_PAGES = {
+    "sagalog.events.orders": "workflows/orders.md",
+    "sagalog.events.jobs": "workflows/jobs.md",
+    "sagalog.events.pipeline": "workflows/data-pipeline.md",
+    "sagalog.events.master": "workflows/master-pipeline.md",
+    "sagalog.events.etl": "workflows/etl.md",
+    "sagalog.events.runtime": "concepts/actors.md",
+    "sagalog.events.sagas": "concepts/decisions.md",
+}
+
+
+@pytest.mark.parametrize(("module_name", "page"), MESSAGE_PAGES.items())
+def test_each_message_module_has_a_generated_table_naming_every_type(
+        module_name: str, page: str) -> None:
+    """The page holds the marker, and the table built for it names each registered type."""
+    from sagalog.events import Message
+
+    assert f"<!-- messages: {module_name} -->" in (DOCS / page).read_text(encoding="utf-8")
+    table = load_hooks().message_tables(module_name)
+    module = importlib.import_module(module_name)
+    types = [value for value in vars(module).values() if isinstance(value, type)
+             and issubclass(value, Message) and "message_type" in vars(value)]
+    assert types
+    for message in types:
+        row = f"<td><code>{message.message_type}</code>"
+        assert row in table, f"{message.message_type} is missing from {page}'s table"
+        assert f"<td>{message.message_version}</td><td>{message.message_kind}</td>" in table
+
+
+def test_every_events_module_with_messages_has_a_page() -> None:
+    """A new workflow's message module cannot be left out of the docs."""
+    folder = ROOT / "events"
+    modules = {f"sagalog.events.{path.stem}" for path in folder.glob("*.py")
+               if not path.name.startswith("_")}
+    assert modules == set(MESSAGE_PAGES)
+
+
+def test_field_types_read_as_written() -> None:
+    """Types lose their module prefixes, unions read with |, and shapes of the page link."""
+    hooks = load_hooks()
+    table = hooks.message_tables("sagalog.events.jobs")
+    assert '<code>job</code>: <code><a href="#shape-customjob">CustomJob</a> | ' in table
+    assert "typing." not in table
+    assert "sagalog.events." not in table.replace("generated from <code>sagalog.events.jobs", "")
+
+
+def test_cli_reference_has_every_command_with_its_help() -> None:
+    """Each subcommand (and sub-subcommand) gets a heading and its --help, from the parser."""
+    from sagalog.cli import parser
+
+    top = parser if isinstance(parser, argparse.ArgumentParser) else parser()
+    reference = load_hooks().cli_reference()
+    assert reference.startswith("## `sagalog`")
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                assert f"## `sagalog {name}`" in reference, name
+                assert command.format_usage().split()[2] in reference
+
+
+def test_an_included_root_file_links_into_the_docs() -> None:
+    """CHANGELOG.md links docs/x.md from the root; on the site the link is x.md."""
+    changelog = load_hooks().included("CHANGELOG.md")
+    assert "](versioning.md)" in changelog
+    assert "](docs/" not in changelog

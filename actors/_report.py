@@ -256,7 +256,7 @@ def _metadata(metadata: ReportMetadata) -> Iterator[str]:
 
 
 def render_report(report: ManualReviewReport) -> str:
-    """The report as the design note's plain-text layout, ending with a newline.
+    """The report as plain text (the MANUAL REVIEW NOTIFICATION layout), ending with a newline.
 
     Numbers have fixed precision so the text is stable: duration and disk output 2
     decimals, memory, its percentage and free space 1. Empty lists show ``(none)``.

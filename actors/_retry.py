@@ -12,8 +12,8 @@ class RetryPolicy:
     """Try a handler up to ``attempts`` times, waiting longer after each failure.
 
     The waits are on the runtime's clock, so a test with a virtual clock advances them
-    instead of sleeping. The defaults (3 attempts, 30 s apart) follow the master
-    pipeline's design note.
+    instead of sleeping. The defaults (3 attempts, 30 s apart) are the master
+    pipeline's.
     """
 
     attempts: int = 3

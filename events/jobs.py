@@ -105,7 +105,7 @@ QueueName = Annotated[str, Field(pattern=QUEUE_PATTERN)]
 
 
 class JobQueues(BaseModel):
-    """The four queues of the note; each is a stream of the log."""
+    """The workflow's four queues; each is a stream of the log."""
 
     model_config = _PAYLOAD
 

@@ -123,7 +123,7 @@ class MasterConfig(_Settings):
     semantic_models: dict[str, SemanticModel] = Field(default_factory=dict)
     """The items of the semantic refresh fan-out, in order."""
     retry: RetrySettings = Field(default_factory=RetrySettings)
-    """The default retry policy (3 tries, 30 s apart, as the design note says)."""
+    """The default retry policy of every stage (3 tries, 30 s apart)."""
     concurrency: int = Field(default=2, ge=1)
     """Default cap on semantic models refreshed at once."""
     operations_channel: str = "operations"

@@ -46,10 +46,10 @@ class _Part(BaseModel):
 
 
 class PipelineConfig(_Part):
-    """Where a run reads and writes: the note's constructor parameters, and the report's.
+    """Where a run reads and writes, and who is told: the configuration file's fields.
 
     Every path is absolute once the configuration file has been read (relative paths in
-    the file resolve against the file's directory). Field names are the note's.
+    the file resolve against the file's directory). Field names are the file's keys.
     """
 
     dynamic_db_source_dir: str
@@ -156,7 +156,7 @@ class LoaderFailed(_PhaseResult, name="LoaderFailed"):
 
 
 class PipelineFinished(Event, name="PipelineFinished"):
-    """A run ended: the note's result (``overall_status``, both phases' results, a time)."""
+    """A run ended: its result (``overall_status``, both phases' results, a time)."""
 
     run_id: str
     overall_status: OverallStatus

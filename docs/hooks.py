@@ -234,7 +234,8 @@ def _table(headers: tuple[str, ...], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{header}</th>" for header in headers)
     body = "\n".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
                      for row in rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+    return (f'<div class="sagalog-messages"><table>\n<thead><tr>{head}</tr></thead>\n'
+            f"<tbody>\n{body}\n</tbody>\n</table></div>")
 
 
 # --- the CLI reference ------------------------------------------------------------------

@@ -20,12 +20,14 @@ are executed in one namespace, bash blocks as ``bash -euo pipefail`` children. D
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -167,17 +169,28 @@ def run_group(group: list[Block], folder: Path, showcase: Future[Path] | None) -
              "language": block.language, "code": block.code, "file": block.markers.get("file")}
             for block in group]
     (folder / ".blocks.json").write_text(json.dumps(spec), encoding="utf-8")
-    try:
-        result = subprocess.run(
+    # Output to a file, not a pipe, and a session of its own: a process a failed block
+    # left in the background (a worker started with &) cannot hold the test up, and is
+    # killed with its group when the driver ends.
+    with (folder / ".output").open("w+", encoding="utf-8") as output:
+        driver = subprocess.Popen(
             [sys.executable, "-c", DRIVER, ".blocks.json"], cwd=folder, env=environment(),
-            capture_output=True, text=True, timeout=BLOCK_TIMEOUT, check=False,
+            stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
-    except subprocess.TimeoutExpired as error:
-        return f"{group[0].where} did not end within {BLOCK_TIMEOUT} s:\n{error.stderr!r}"
-    if result.returncode == 0:
+        try:
+            code: int | None = driver.wait(timeout=BLOCK_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        output.seek(0)
+        printed = output.read()
+    if code == 0:
         return ""
-    return (f"{group[0].where} failed:\n--- stdout\n{result.stdout}\n"
-            f"--- stderr\n{result.stderr}")
+    what = f"did not end within {BLOCK_TIMEOUT} s" if code is None else f"failed (exit {code})"
+    return f"{group[0].where} {what}:\n{printed}"
 
 
 @pytest.fixture(scope="session")

@@ -17,15 +17,17 @@ import argparse
 import contextlib
 import os
 import sys
+import textwrap
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
+from sagalog import __version__
 from sagalog.events import SagalogError
-from sagalog.sagas.kinds import SAGA_NAMES
+from sagalog.sagas.kinds import KINDS, SAGA_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -609,6 +611,341 @@ def graph(_db: str, arguments: argparse.Namespace) -> int:
     return 0
 
 
+class CommandHelp(NamedTuple):
+    """What one command's ``--help`` says (the reference page is generated from it too)."""
+
+    summary: str
+    """One line, shown in the list of commands."""
+    description: str
+    """One paragraph: what the command does, what it reads and what it writes."""
+    examples: tuple[str, ...]
+    exits: dict[int, str]
+    """Each exit code the command returns, and what it means then."""
+
+
+BAD_INPUT = "bad input: a wrong flag or file, or no such log (one line on stderr)"
+TIMED_OUT = "a run did not end within its time limit"
+INTERRUPTED = "interrupted (Ctrl-C)"
+READ_ONLY = ("The log is only read, so this is safe while a worker writes it, and works on an "
+             "imported export or a bundle.")
+
+HELP: dict[str, CommandHelp] = {
+    "": CommandHelp(
+        "the showcase: every built-in workflow once",
+        "sagalog runs sagas and pipelines as actors on an append-only SQLite log, and reads "
+        "that log back: what ran, why each decision was made, what new code would decide. "
+        "With no command it runs the showcase: every built-in workflow once (orders with "
+        "injected failures, routed jobs, the two-phase data pipeline with a rollback, the "
+        "staged master pipeline, an ETL run against a local HTTP server it starts), then a "
+        "check of the log, a table of runs and the commands to explore them. The showcase "
+        "writes everything under ./sagalog-showcase/ (the log is sagalog-showcase/sagalog.db); "
+        "with --db PATH, everything goes beside PATH. Its first line names the folder. Every "
+        "other command defaults to the log ./sagalog.db.",
+        ("sagalog", "sagalog --db /tmp/demo/app.db",
+         "sagalog list --db sagalog-showcase/sagalog.db", "sagalog COMMAND --help"),
+        {0: "every workflow ran and the log is intact",
+         1: "a workflow failed or the log failed its check",
+         2: "bad input, or a file the showcase cannot write (a read-only folder, a full "
+            "disk): one line on stderr naming the path",
+         3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "order": CommandHelp(
+        "place orders and wait until each has ended",
+        "Places orders through the order saga and waits until each has ended: the product is "
+        "checked first (not found ends the order), then payment, inventory and shipping run "
+        "in parallel, and if one fails the others that succeeded are undone (refund, restore, "
+        "cancel). One order prints its outcome, several print a table of outcomes. --fail, "
+        "--fail-rate and --product-missing inject failures; each choice is derived from the "
+        "order id and --seed, so it repeats. The demo services record their effects in "
+        "<db>.ledger beside the log.",
+        ("sagalog order", "sagalog order --count 100 --fail-rate 0.1 --seed 1",
+         "sagalog order --fail payment --db orders.db"),
+        {0: "every order ended (a failed order is an outcome, not an error)", 2: BAD_INPUT,
+         3: "an order did not end within its time limit", 130: INTERRUPTED},
+    ),
+    "resume": CommandHelp(
+        "finish every unfinished run of an existing log",
+        "Finishes every unfinished run of every workflow in an existing log, as after a "
+        "crash: orders, jobs, data pipelines, master pipelines and ETL sources. Prints the "
+        "outcome of the orders it finished and a count of the other runs. The failure flags "
+        "apply to the orders finished here, as they do for order.",
+        ("sagalog resume", "sagalog resume --db orders.db --fail-rate 0.1 --seed 1"),
+        {0: "nothing is left unfinished", 2: BAD_INPUT, 3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "export": CommandHelp(
+        "the log as JSON Lines on stdout",
+        "Writes the log to stdout as JSON Lines: one record a line, ended by \\n, with the "
+        "keys position, stream_id, stream_version, event_id, type, version, recorded_at, "
+        "correlation_id, causation_id and data, in that order. Text is written as UTF-8, so "
+        "a line may hold characters that some tools take for line breaks (U+2028, U+0085): "
+        "split it on \\n only. The data is written as stored, so a record this code cannot "
+        "decode still exports. --correlation, --stream, --from and --to select records. "
+        + READ_ONLY,
+        ("sagalog export > backup.jsonl", "sagalog export --correlation o1-3",
+         "sagalog export --from 100 --to 200 | head"),
+        {0: "written (also when the reader closes the pipe early, as head does)",
+         2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "import": CommandHelp(
+        "append a JSON Lines file, all or nothing",
+        "Appends a JSON Lines file, as export writes it, to the log, all or nothing: every "
+        "line is checked first (before the log is opened, so a refused file creates no log), "
+        "then all are appended in one transaction. A bad line, an unknown type or a conflict "
+        "with the log stops the import with the line's number, and nothing is appended. "
+        "Stream ids, versions, event ids, correlation and causation ids are kept; positions "
+        "and times are the target log's. Importing the same file again appends nothing. The "
+        "file is read as it goes, so memory stays flat however long it is; a progress bar "
+        "shows on a terminal.",
+        ("sagalog import backup.jsonl --db restored.db",
+         "sagalog export --db a.db --correlation o1-3 > run.jsonl",
+         "sagalog import run.jsonl --db b.db"),
+        {0: "every line is in the log (lines already there are not appended twice)",
+         2: BAD_INPUT + "; nothing was imported", 130: INTERRUPTED + "; nothing was imported"},
+    ),
+    "verify": CommandHelp(
+        "check the hash chain and SQLite's integrity",
+        "Checks the log end to end: each record's hash against its content and the hash "
+        "before it, that positions run without gaps, and SQLite's own quick_check. Prints ok "
+        "and the number of records, or the first bad position and what is wrong there. "
+        + READ_ONLY,
+        ("sagalog verify", "sagalog verify --db backup.db --format json"),
+        {0: "the log is intact", 1: "the log is damaged (the first bad position is named)",
+         2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "jobs": CommandHelp(
+        "job routing: put jobs on the pending queue",
+        "Job routing: job messages (JSON files) are put on the log's pending queue; the "
+        "worker routes each to the data pipeline queue for its type and follows it up when "
+        "the pipeline reports back (a custom job's status is written to the jobs database, "
+        "a default job runs the search indexers). Run sagalog jobs submit --help for the "
+        "command that puts jobs on the queue.",
+        ("sagalog jobs submit job.json", "sagalog jobs submit --config jobs.json a.json b.json"),
+        {0: "done", 2: BAD_INPUT},
+    ),
+    "jobs submit": CommandHelp(
+        "put job messages on the pending queue",
+        "Puts each file's job message on the log's pending queue, one record per file, and "
+        "prints the id each job got. Nothing runs yet: the worker validates and routes them, "
+        "and a job it cannot route is rejected there, with the reason recorded. --config "
+        "names the jobs configuration (queue names, the jobs database, the indexers); "
+        "without it the defaults apply.",
+        ("sagalog jobs submit docs/examples/jobs/custom-job.json",
+         "sagalog jobs submit --config jobs.json a.json b.json --db app.db"),
+        {0: "every file is on the queue", 2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "worker": CommandHelp(
+        "run the workflows until SIGINT/SIGTERM",
+        "Runs every built-in workflow on the log (job routing, orders, the pipelines, ETL) "
+        "until SIGINT or SIGTERM, or with --until-idle until no work is left, then prints "
+        "how the jobs ended. One worker runs per log: a second is refused while the first "
+        "holds <db>.worker.lock.",
+        ("sagalog worker", "sagalog worker --until-idle --db app.db"),
+        {0: "stopped, on request or with no work left", 2: BAD_INPUT + ", or another worker "
+            "runs on this log"},
+    ),
+    "data-pipeline": CommandHelp(
+        "collect, then load: the two-phase data pipeline",
+        "Runs the two-phase data pipeline of a configuration: the collector checks each "
+        "source file against its schema and writes the dataset, then the loader loads it "
+        "into the target SQLite database. A collector failure is rolled back to the last "
+        "good dataset, and the loader runs only if that rollback succeeded. Run again after "
+        "a crash, it finishes the interrupted run instead of starting one. Prints each "
+        "phase's outcome.",
+        ("sagalog data-pipeline --config docs/examples/pipeline/config.json",),
+        {0: "the run ended as success or partial_success", 1: "the run failed",
+         2: BAD_INPUT, 3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "master-pipeline": CommandHelp(
+        "run the staged master pipeline once",
+        "Runs the staged master pipeline of a configuration once: initialisation, "
+        "integration, transformation, monitoring, maintenance (only with --maintenance) "
+        "and semantic refresh, each stage retried as its configuration says; a stage that "
+        "still fails ends the run and the stages after it are skipped. --resume instead "
+        "finishes the runs an interrupted process left in the log. Prints each stage's "
+        "outcome.",
+        ("sagalog master-pipeline --config docs/examples/master/master.json",
+         "sagalog master-pipeline --resume"),
+        {0: "every run completed", 1: "a stage failed", 2: BAD_INPUT, 3: TIMED_OUT,
+         130: INTERRUPTED},
+    ),
+    "etl": CommandHelp(
+        "probe, download and check ETL sources",
+        "Runs the ETL sources of a configuration: probes each source (ETag and size), "
+        "downloads it only when it changed, checks its format and checksum, and records it "
+        "in the manifest; a file that fails the check is quarantined. It first finishes any "
+        "run a crash interrupted. One line per source. --resume only finishes interrupted "
+        "runs; --manifest prints the manifest (the last record per source) and writes "
+        "nothing.",
+        ("sagalog etl --config docs/examples/etl/sources.json --serve docs/examples/etl/site",
+         "sagalog etl --config sources.json --dry-run", "sagalog etl --manifest"),
+        {0: "no source failed", 1: "a source failed or was quarantined", 2: BAD_INPUT,
+         3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "list": CommandHelp(
+        "every saga and run: kind, status, duration",
+        "Lists the sagas and runs of the log, oldest first, with kind, status, start (UTC), "
+        "duration and number of records: by default the newest 100. The filters combine. "
+        + READ_ONLY,
+        ("sagalog list", "sagalog list --status failed --kind order",
+         "sagalog list --since 2026-11-22T10:00 --limit 0 --format json"),
+        {0: "listed (also when nothing matches)", 2: BAD_INPUT},
+    ),
+    "timeline": CommandHelp(
+        "one run in order across its actors",
+        "One run (a saga, a job, a pipeline run: its id as list shows it) in log order across "
+        "all its actors and streams: the time since its start, the position, the actor that "
+        "wrote each record, what caused it, and each decision's rule and reason. --format "
+        "mermaid prints a sequence diagram of actors and streams. " + READ_ONLY,
+        ("sagalog timeline o1-3", "sagalog timeline o1-3 --format mermaid > run.mmd"),
+        {0: "shown", 2: BAD_INPUT + ", or no run with that id"},
+    ),
+    "explain": CommandHelp(
+        "each decision of a run, in words",
+        "Each decision of one run in words: why it was made, the commands it issued and the "
+        "answers they got, then the steps that never started (work that did not happen). "
+        + READ_ONLY,
+        ("sagalog explain o1-3", "sagalog explain o1-3 --format json"),
+        {0: "explained", 2: BAD_INPUT + ", or no run with that id"},
+    ),
+    "show": CommandHelp(
+        "one record and its causal chain",
+        "One record in full (its envelope and data), then its causal chain: the record that "
+        "caused it, the one that caused that, and so on back to the root. " + READ_ONLY,
+        ("sagalog show 1", "sagalog show 42 --format json"),
+        {0: "shown", 2: BAD_INPUT + ", or no record at that position"},
+    ),
+    "bundle": CommandHelp(
+        "one run's records as a log of its own",
+        "Copies one run's records into a new log of their own, to attach to a ticket; every "
+        "command here opens it. Event ids, streams, correlation and causation ids, data and "
+        "the original times are kept; positions start again at 1 (the table "
+        "bundle_positions maps them back). An existing FILE is refused unless --force. The "
+        "log itself is only read.",
+        ("sagalog bundle o1-3 -o o1-3.db", "sagalog timeline o1-3 --db o1-3.db"),
+        {0: "written (the output names the file and its positions)",
+         2: BAD_INPUT + ", no run with that id, or FILE exists"},
+    ),
+    "tail": CommandHelp(
+        "follow the log live, a line per record",
+        "Follows the log live, one line per record: position, time, stream, actor, type and "
+        "a summary (a decision's rule and reason). It starts at the end, like tail -f, or "
+        "replays from --from P, and sees the commits of every process. Each line is flushed "
+        "at once, so tail | grep Failed shows failures as they happen; on a terminal each "
+        "line is cut to its width (marked with …), piped output is never cut. SIGINT or "
+        "SIGTERM stops it. " + READ_ONLY,
+        ("sagalog tail", "sagalog tail --from 1 --types OrderFailed,SagaDecided",
+         "sagalog tail --count 10 --idle-exit 5 | grep Failed"),
+        {0: "stopped: by SIGINT or SIGTERM, --count or --idle-exit",
+         2: BAD_INPUT + ", or an unknown type in --types"},
+    ),
+    "report": CommandHelp(
+        "one run as a self-contained HTML page",
+        "Writes one run as a single self-contained HTML page: a Gantt chart of its steps per "
+        "actor (failures red, compensations hatched, decisions as diamonds), the decisions "
+        "with their rule and reason, and the errors. The page fetches nothing when opened. "
+        "The file is replaced whole, never half-written; the command prints its path. The "
+        "log is only read.",
+        ("sagalog report o1-3 --html o1-3.html",),
+        {0: "written", 2: BAD_INPUT + ", or no run with that id"},
+    ),
+    "what-if": CommandHelp(
+        "replay every saga through the current code",
+        "Feeds every saga's recorded inputs to the saga code as it is now and reports each "
+        "decision that would differ: the saga, the trigger's position, the recorded decision "
+        "and the one made now (rule, reason, commands), decisions no longer made or newly "
+        "made included. Run it in CI against a copy of a production log before deploying "
+        "changed saga code: the exit code says whether anything differs. One pass over the "
+        "log; a progress bar on a terminal (on stderr, never on stdout). " + READ_ONLY,
+        ("sagalog what-if --db prod-copy.db",
+         "sagalog what-if --db prod-copy.db --format json > what-if.json"),
+        {0: "no decision would differ", 1: "a decision would differ (each one is listed)",
+         2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "at": CommandHelp(
+        "the state of every saga as of a position or a time",
+        "Every saga started by POSITION (or by TIME, with --as-of), as it stood right after "
+        "that record: its status, the stage it was in, the reason it was undoing or how it "
+        "ended, and each step's status. The log up to there is folded exactly as the saga "
+        "actors fold it. " + READ_ONLY,
+        ("sagalog at 120", "sagalog at --as-of 2026-11-22T10:00 --format json"),
+        {0: "shown", 2: BAD_INPUT + ", or a position or time outside the log",
+         130: INTERRUPTED},
+    ),
+    "graph": CommandHelp(
+        "a saga definition as a Mermaid flowchart",
+        "Prints a saga definition as a Mermaid flowchart: the stages in order, parallel steps "
+        "side by side, gates as diamonds, a fan-out with its cap, each compensation on a "
+        "dashed edge. A step that can fail and has nothing to undo it is outlined in red and "
+        "warned about on stderr. Reads no log.",
+        ("sagalog graph order", "sagalog graph etl-source > etl.mmd"),
+        {0: "drawn (warnings included)", 2: BAD_INPUT + ", or an unknown saga"},
+    ),
+}
+"""Every command's help, by its words on the command line ("" is sagalog itself)."""
+
+JSON_SHAPES = {
+    "list": '{"runs": [{"run_id", "kind", "status", "started", "ended", "duration_s", '
+            '"events", "first_position"}], "shown", "total"}; times are ISO 8601 in UTC',
+    "explain": '{"run_id", "saga", "status", "reason", "decisions": [{"position", "rule", '
+               '"reason", "commands": [{"type", "position", "answers": [{"type", '
+               '"position", "actor"}]}]}], "never_started": [step names]}',
+    "show": '{"record": {the keys of an export line}, "causes": [{"position", "type", '
+            '"stream_id", "event_id"}] (root last), "cause_in_log"}',
+    "verify": '{"ok", "records", "first_bad_position", "problem", "quick_check"}',
+    "timeline": '{"run_id", "entries": [{"position", "recorded_at", "actor", "stream_id", '
+                '"type", "caused_by", "rule", "reason", "data"}]}',
+    "at": '{"position", "sagas": [{"saga", "saga_id", "status", "stage", "steps", "reason", '
+          '"started_position"}]}',
+    "what-if": '{"differences": [{"saga", "saga_id", "trigger_position", "trigger_type", '
+               '"recorded", "now"}] (each decision {"rule", "reason", "commands"} or null), '
+               '"summary": {"ok", "differing", "recorded_decisions", "sagas", '
+               '"last_position", "unjudged", "source_positions"}}',
+}
+"""The JSON document of each command with ``--format json``, as its help states it."""
+
+
+def _epilog(text: CommandHelp) -> str:
+    examples = "\n".join(f"  {example}" for example in text.examples)
+    exits = "\n".join(textwrap.fill(meaning, 79, initial_indent=f"  {code:<4} ",
+                                     subsequent_indent=" " * 7)
+                       for code, meaning in sorted(text.exits.items()))
+    return f"examples:\n{examples}\n\nexit codes:\n{exits}"
+
+
+def _add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str
+) -> argparse.ArgumentParser:
+    """The subparser of ``name`` with its help from :data:`HELP`, and the global flags."""
+    text = HELP[name]
+    command = commands.add_parser(
+        name.rsplit(maxsplit=1)[-1], help=text.summary,
+        description=textwrap.fill(text.description, 79),
+        epilog=_epilog(text), formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_flags(command, default=argparse.SUPPRESS)
+    return command
+
+
+def _global_flags(command: argparse.ArgumentParser, default: object) -> None:
+    """``--db`` and ``-q``, accepted before or after the command.
+
+    A subcommand's copies default to ``SUPPRESS``: given there, they set the value; not
+    given, they leave the one parsed before the command (or the top-level default).
+    """
+    command.add_argument("--db", default=default, metavar="PATH",
+                         help="the log's SQLite file (default: ./sagalog.db; the showcase: "
+                              "./sagalog-showcase/sagalog.db)")
+    command.add_argument("-q", "--quiet", action="store_true", default=default,
+                         help="no log lines on stderr")
+
+
+def _format_flag(command: argparse.ArgumentParser, name: str,
+                 choices: tuple[str, ...] = ("text", "json")) -> None:
+    shape = JSON_SHAPES.get(name)
+    command.add_argument("--format", choices=choices, default="text",
+                         help="text (the default) or " + ", ".join(choices[1:])
+                         + (f"; json is one document on stdout: {shape}" if shape else ""))
+
+
 def add_failure_flags(command: argparse.ArgumentParser) -> None:
     """The failure-injection flags shared by order and resume."""
     command.add_argument("--fail", action="append", default=[], metavar="SERVICE",
@@ -621,42 +958,47 @@ def add_failure_flags(command: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line's arguments."""
-    top = argparse.ArgumentParser(prog="sagalog", description=__doc__.split("\n\n")[0])
-    top.add_argument("--db", default=DEFAULT_DB,
-                     help="the log's SQLite file (default: %(default)s)")
-    top.add_argument("-q", "--quiet", action="store_true", help="no log lines on stderr")
-    commands = top.add_subparsers(dest="command")
-    order = commands.add_parser("order", help="place orders and wait until each has ended")
-    order.add_argument("--count", type=int, default=1)
-    order.add_argument("--concurrency", type=int, default=16)
+    """The whole command line: every command, with its help from :data:`HELP`."""
+    main_job = HELP[""]
+    top = argparse.ArgumentParser(
+        prog="sagalog", description=textwrap.fill(main_job.description, 79),
+        epilog=_epilog(main_job), formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"sagalog {__version__}")
+    _global_flags(top, default=None)
+    commands = top.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    order = _add_command(commands, "order")
+    order.add_argument("--count", type=int, default=1, metavar="N",
+                       help="how many orders (default %(default)s)")
+    order.add_argument("--concurrency", type=int, default=16, metavar="C",
+                       help="orders in flight at once (default %(default)s)")
     add_failure_flags(order)
-    add_failure_flags(commands.add_parser("resume", help="finish the orders of an existing log"))
-    exporting = commands.add_parser("export", help="the log as JSON Lines on stdout")
-    exporting.add_argument("--correlation", metavar="ID")
-    exporting.add_argument("--stream", metavar="S")
-    exporting.add_argument("--from", dest="from_position", type=int, default=1, metavar="P")
-    exporting.add_argument("--to", type=int, metavar="P")
-    importing = commands.add_parser("import", help="append a JSON Lines file, all or nothing")
-    importing.add_argument("file")
-    commands.add_parser("verify", help="check the hash chain and SQLite's integrity")
-    jobs = commands.add_parser("jobs", help="job routing (design note 000)")
-    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
-    submit = jobs_commands.add_parser("submit", help="put job messages on the pending queue")
-    submit.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
+    add_failure_flags(_add_command(commands, "resume"))
+    exporting = _add_command(commands, "export")
+    exporting.add_argument("--correlation", metavar="ID", help="only the records of this run")
+    exporting.add_argument("--stream", metavar="S", help="only the records of this stream")
+    exporting.add_argument("--from", dest="from_position", type=int, default=1, metavar="P",
+                           help="from position P on (default %(default)s)")
+    exporting.add_argument("--to", type=int, metavar="P", help="up to position P")
+    importing = _add_command(commands, "import")
+    importing.add_argument("file", metavar="FILE", help="the JSON Lines file")
+    _format_flag(_add_command(commands, "verify"), "verify")
+    jobs = _add_command(commands, "jobs")
+    submit = _add_command(jobs.add_subparsers(dest="jobs_command", required=True,
+                                              title="commands", metavar="COMMAND"),
+                          "jobs submit")
     submit.add_argument("--config", metavar="FILE", help="the jobs configuration (JSON)")
     submit.add_argument("files", nargs="+", metavar="FILE", help="one job message (JSON) each")
-    working = commands.add_parser("worker", help="run the workflows until SIGINT/SIGTERM")
+    working = _add_command(commands, "worker")
     working.add_argument("--until-idle", action="store_true", help="exit once no work is left")
-    pipeline = commands.add_parser("data-pipeline", help="collect, then load (design note 001)")
+    pipeline = _add_command(commands, "data-pipeline")
     pipeline.add_argument("--config", required=True, metavar="FILE",
                           help="the pipeline's JSON configuration")
-    master = commands.add_parser("master-pipeline", help="run the staged master pipeline once")
+    master = _add_command(commands, "master-pipeline")
     master.add_argument("--config", metavar="FILE", help="the pipeline's JSON configuration")
     master.add_argument("--maintenance", action="store_true", help="run the maintenance stage")
     master.add_argument("--resume", action="store_true",
                         help="finish the runs of an existing log instead of starting one")
-    etl_command = commands.add_parser("etl", help="probe, download, validate ETL sources")
+    etl_command = _add_command(commands, "etl")
     etl_command.add_argument("--config", metavar="FILE", help="the sources (JSON)")
     etl_command.add_argument("--dry-run", action="store_true",
                              help="stop each source after the probe and freshness check")
@@ -669,49 +1011,56 @@ def parser() -> argparse.ArgumentParser:
     etl_command.add_argument("--manifest", action="store_true",
                              help="print the manifest (the last record per source)")
     add_history_commands(commands)
-    for sub in commands.choices.values():
-        sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
 
 
 def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The read-only commands that explain a log."""
-    listing = commands.add_parser("list", help="every saga and run: kind, status, duration")
-    listing.add_argument("--status", metavar="S", help="only runs with this status")
-    listing.add_argument("--kind", metavar="K", help="only runs of this kind (e.g. order)")
-    listing.add_argument("--since", metavar="T", help="only runs started at or after T (UTC)")
+    from sagalog.sagas.history import STATUSES
+
+    listing = _add_command(commands, "list")
+    listing.add_argument("--status", metavar="S",
+                         help=f"only runs with this status: {', '.join(STATUSES)}")
+    listing.add_argument("--kind", metavar="K",
+                         help=f"only runs of this kind: {', '.join(dict.fromkeys(KINDS.values()))}")
+    listing.add_argument("--since", metavar="T",
+                         help="only runs started at or after T (ISO 8601; UTC unless it says)")
     listing.add_argument("--limit", type=int, default=100, metavar="N",
                          help="show the newest N (default %(default)s; 0 shows all)")
-    timeline = commands.add_parser("timeline", help="one run in order across its actors")
-    timeline.add_argument("run_id", metavar="ID")
-    timeline.add_argument("--format", choices=("text", "mermaid", "json"), default="text")
-    explaining = commands.add_parser("explain", help="each decision of a run, in words")
-    explaining.add_argument("run_id", metavar="ID")
-    showing = commands.add_parser("show", help="one record and its causal chain")
-    showing.add_argument("position", type=int, metavar="POSITION")
-    bundling = commands.add_parser("bundle", help="one run's records as a log of its own")
-    bundling.add_argument("run_id", metavar="ID")
+    _format_flag(listing, "list")
+    timeline = _add_command(commands, "timeline")
+    timeline.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
+    _format_flag(timeline, "timeline", ("text", "mermaid", "json"))
+    explaining = _add_command(commands, "explain")
+    explaining.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
+    _format_flag(explaining, "explain")
+    showing = _add_command(commands, "show")
+    showing.add_argument("position", type=int, metavar="POSITION", help="the record's position")
+    _format_flag(showing, "show")
+    bundling = _add_command(commands, "bundle")
+    bundling.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
     bundling.add_argument("-o", "--output", required=True, metavar="FILE",
                           help="the new log (refused if it exists)")
     bundling.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    tailing = commands.add_parser("tail", help="follow the log live, a line per record")
+    tailing = _add_command(commands, "tail")
     tailing.add_argument("--from", dest="from_position", type=int, metavar="P",
                          help="replay from position P (default: only new records)")
     tailing.add_argument("--types", metavar="T,...", help="only records of these types")
     tailing.add_argument("--count", type=int, metavar="N", help="stop after N records")
     tailing.add_argument("--idle-exit", type=float, metavar="S",
                          help="stop after S seconds with nothing new")
-    reporting = commands.add_parser("report", help="one run as a self-contained HTML page")
-    reporting.add_argument("run_id", metavar="ID")
+    reporting = _add_command(commands, "report")
+    reporting.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
     reporting.add_argument("--html", required=True, metavar="FILE",
                            help="write the page here (replaced whole, never half-written)")
-    commands.add_parser("what-if", help="replay every saga through the current code; exit 1 "
-                                        "if a decision would differ (a CI check)")
-    at = commands.add_parser("at", help="the state of every saga as of a position or a time")
-    at.add_argument("position", type=int, nargs="?", metavar="POSITION")
-    at.add_argument("--as-of", metavar="TIME", help="the log as it stood at TIME (UTC)")
-    at.add_argument("--format", choices=("text", "json"), default="text")
-    drawing = commands.add_parser("graph", help="a saga definition as a Mermaid flowchart")
+    _format_flag(_add_command(commands, "what-if"), "what-if")
+    at = _add_command(commands, "at")
+    at.add_argument("position", type=int, nargs="?", metavar="POSITION",
+                    help="the position to stop at")
+    at.add_argument("--as-of", metavar="TIME",
+                    help="the log as it stood at TIME (ISO 8601; UTC unless it says)")
+    _format_flag(at, "at")
+    drawing = _add_command(commands, "graph")
     drawing.add_argument("saga", metavar="SAGA_NAME", help=f"one of {', '.join(SAGA_NAMES)}")
 
 
@@ -743,7 +1092,8 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
 def dispatch(arguments: argparse.Namespace) -> int:
     """Run the chosen command."""
     command = COMMANDS.get(arguments.command or "")
-    return command(arguments.db, arguments) if command else main_job(arguments.db)
+    db = arguments.db or DEFAULT_DB
+    return command(db, arguments) if command else main_job(db)
 
 
 def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
@@ -757,7 +1107,7 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
     """
     arguments = parser().parse_args(argv)
     if program:
-        _log_to_stderr(quiet=arguments.quiet or arguments.command in QUIET_COMMANDS)
+        _log_to_stderr(quiet=bool(arguments.quiet) or arguments.command in QUIET_COMMANDS)
     try:
         return dispatch(arguments)
     except SagalogError as error:

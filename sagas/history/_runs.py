@@ -114,13 +114,16 @@ def list_runs(
 
     """
     _check_status(status)
+    kinds = kinds or {}
     connection = open_read_only(path)
     try:
         query = _SUMMARY if _has_summary(connection) else _QUERY
         rows = connection.execute(query).fetchall()
     finally:
         connection.close()
-    return _summaries(rows, kinds or {}, status, kind, since)
+    runs = _summaries(rows, kinds, None, None, None)
+    _check_kind(kind, kinds, {run.kind for run in runs} if _unknown(kind, kinds) else set())
+    return _summaries(rows, kinds, status, kind, since)
 
 
 def newest_runs(
@@ -143,8 +146,15 @@ def newest_runs(
     connection = open_read_only(path)
     try:
         if not _has_summary(connection):
-            runs = _summaries(connection.execute(_QUERY).fetchall(), kinds, status, kind, since)
+            rows = connection.execute(_QUERY).fetchall()
+            if _unknown(kind, kinds):
+                _check_kind(kind, kinds, {run.kind for run in _summaries(rows, kinds, None,
+                                                                        None, None)})
+            runs = _summaries(rows, kinds, status, kind, since)
             return (runs[-limit:] if limit else runs), len(runs)
+        if _unknown(kind, kinds):
+            _check_kind(kind, kinds, {first for (first,) in connection.execute(
+                "SELECT first_type FROM runs WHERE first_type = ? LIMIT 1", (kind,))})
         where, params = _where(kinds, status, kind, since)
         connection.execute("BEGIN")  # one snapshot for the count and the page
         count = f"SELECT count(*) FROM runs{where}"  # noqa: S608 - placeholders only
@@ -161,6 +171,22 @@ def _check_status(status: str | None) -> None:
     if status is not None and status not in STATUSES:
         msg = f"--status must be one of {', '.join(STATUSES)}, not {status!r}"
         raise SagalogError(msg)
+
+
+def _unknown(kind: str | None, kinds: Mapping[str, str]) -> bool:
+    return kind is not None and kind not in kinds.values()
+
+
+def _check_kind(kind: str | None, kinds: Mapping[str, str], listed: set[str]) -> None:
+    """Refuse a kind that is neither a saga's nor one ``listed`` by the log.
+
+    A run no saga starts is listed under its first record's type: that is a kind too.
+    """
+    if kind is None or kind in kinds.values() or (kind in listed and kind not in kinds):
+        return
+    names = ", ".join(dict.fromkeys(kinds.values())) or "the kinds this log lists"
+    msg = f"--kind must be one of {names}, not {kind!r}"
+    raise SagalogError(msg)
 
 
 def _has_summary(connection: sqlite3.Connection) -> bool:

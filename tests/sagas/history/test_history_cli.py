@@ -56,6 +56,8 @@ def test_each_history_command_reads_without_writing(log: Path) -> None:
     (["explain", "nope"], "no saga or run 'nope' in this log"),
     (["show", "100000"], "position 100000 is not in the log (it holds 1 to"),
     (["list", "--status", "done"], "--status must be one of"),
+    (["list", "--kind", "orders"], ("--kind must be one of order, job, data-pipeline, "
+                                   "master-pipeline, etl-source, etl-run, not 'orders'")),
     (["list", "--since", "yesterday"], "--since takes an ISO 8601 time"),
 ])
 def test_bad_input_is_one_line_and_exit_2(log: Path, arguments: list[str], message: str) -> None:

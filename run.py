@@ -238,7 +238,7 @@ def import_file(db: str, path: str) -> int:
     return 0
 
 
-def verify(db: str) -> int:
+def verify(db: str, format_: str = "text") -> int:
     """Check the hash chain and the database; 0 when intact, 1 naming the first bad position."""
     require_log(db)
     from sagalog.store import SyncEventStore
@@ -247,7 +247,7 @@ def verify(db: str) -> int:
         progress = Progress("verifying", store.last_position())
         report_ = store.verify(progress.update)
     progress.done()
-    print(report_)
+    print(report_.json() if format_ == "json" else report_)
     return 0 if report_.ok else 1
 
 
@@ -458,20 +458,21 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     require_log(db)
     command = arguments.command
     if command == "list":  # the runs table only: no workflow, no message type
-        from sagalog.sagas.history import newest_runs, render_runs
-        from sagalog.sagas.kinds import KINDS
+        from sagalog.sagas.history import newest_runs, render_runs, runs_json
 
         since = _parse_time(arguments.since) if arguments.since else None
         runs, total = newest_runs(db, KINDS, max(arguments.limit, 0), status=arguments.status,
                                   kind=arguments.kind, since=since)
-        print(render_runs(runs, arguments.limit, total=total))
+        print(runs_json(runs, total) if arguments.format == "json"
+              else render_runs(runs, arguments.limit, total=total))
         return 0
     from sagalog.sagas.history import (
         actor_deaths,
-        explain,
+        explanation,
         read_timeline,
         render_html,
         show,
+        show_json,
         write_report,
     )
     from sagalog.store import SyncEventStore
@@ -479,7 +480,8 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     load_message_types()
     with SyncEventStore.open(db, read_only=True) as store:
         if command == "show":
-            print(show(store, arguments.position))
+            print(show_json(store, arguments.position) if arguments.format == "json"
+                  else show(store, arguments.position))
             return 0
         timeline = read_timeline(store, arguments.run_id)
         deaths = actor_deaths(store, timeline) if command == "report" else []
@@ -491,8 +493,8 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     elif command == "explain":
         from sagalog.sagas.catalog import definition_for
 
-        first = timeline.entries[0].record.type
-        print(explain(timeline, definition_for(first)))
+        explained = explanation(timeline, definition_for(timeline.entries[0].record.type))
+        print(explained.json() if arguments.format == "json" else explained.text())
     elif arguments.format == "json":
         print(timeline.json())
     elif arguments.format == "mermaid":
@@ -551,27 +553,24 @@ def _parse_time(text: str, flag: str = "--since") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
+def check_what_if(db: str, arguments: argparse.Namespace) -> int:
     """Replay every saga's inputs through the current code; 1 if any decision would differ."""
     require_log(db)
     from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
-    from sagalog.sagas.history import ReadOnlyLog, what_if
+    from sagalog.sagas.history import ReadOnlyLog, WhatIfPrinter, what_if
 
     with ReadOnlyLog(db, source_positions=True) as store:
-        bundled = store.source_range
-        if bundled is not None:
-            print(f"a bundle: positions below are the source log's "
-                  f"({bundled[0]} to {bundled[1]})")
+        out = WhatIfPrinter(arguments.format, sys.stdout.write, store.source_range)
         progress = Progress("what-if", store.last_position())
 
         def report(difference: Difference) -> None:
             progress.clear()
-            print(difference.text())
+            out.difference(difference)
 
         result = what_if(store, DEFINITIONS, progress.update, configure=definition_of_run,
                          on_difference=report)
     progress.done()
-    print(result.text())
+    out.finish(result)
     return 0 if result.ok else 1
 
 
@@ -888,9 +887,11 @@ JSON_SHAPES = {
             '"events", "first_position"}], "shown", "total"}; times are ISO 8601 in UTC',
     "explain": '{"run_id", "saga", "status", "reason", "decisions": [{"position", "rule", '
                '"reason", "commands": [{"type", "position", "answers": [{"type", '
-               '"position", "actor"}]}]}], "never_started": [step names]}',
+               '"position", "actor"}], "expects_answer"}]}], "never_started": [{"step", '
+               '"nothing_to_undo"}]}',
     "show": '{"record": {the keys of an export line}, "causes": [{"position", "type", '
-            '"stream_id", "event_id"}] (root last), "cause_in_log"}',
+            '"stream_id", "event_id"}] (root last), "complete"}: complete is false when a '
+            'cause is not in this log',
     "verify": '{"ok", "records", "first_bad_position", "problem", "quick_check"}',
     "timeline": '{"run_id", "entries": [{"position", "recorded_at", "actor", "stream_id", '
                 '"type", "caused_by", "rule", "reason", "data"}]}',
@@ -959,10 +960,10 @@ def add_failure_flags(command: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The whole command line: every command, with its help from :data:`HELP`."""
-    main_job = HELP[""]
+    showcase = HELP[""]
     top = argparse.ArgumentParser(
-        prog="sagalog", description=textwrap.fill(main_job.description, 79),
-        epilog=_epilog(main_job), formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="sagalog", description=textwrap.fill(showcase.description, 79),
+        epilog=_epilog(showcase), formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--version", action="version", version=f"sagalog {__version__}")
     _global_flags(top, default=None)
     commands = top.add_subparsers(dest="command", title="commands", metavar="COMMAND")
@@ -1069,7 +1070,7 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
     "resume": lambda db, a: resume(db, failure_plan(a)),
     "export": export,
     "import": lambda db, a: import_file(db, a.file),
-    "verify": lambda db, _a: verify(db),
+    "verify": lambda db, a: verify(db, a.format),
     "jobs": jobs_or_worker,
     "worker": jobs_or_worker,
     "data-pipeline": lambda db, a: data_pipeline(db, a.config),

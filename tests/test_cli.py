@@ -145,6 +145,13 @@ def test_verify_command_reports_tampering_with_exit_1(tmp_path: Path) -> None:
     result = cli("verify", "--db", "x.db", cwd=tmp_path)
     assert result.returncode == 1
     assert "position 4" in result.stdout
+    as_json = cli("verify", "--db", "x.db", "--format", "json", cwd=tmp_path)
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert list(report) == ["ok", "records", "first_bad_position", "problem", "quick_check"]
+    assert (report["ok"], report["first_bad_position"], report["quick_check"]) == (
+        False, 4, "ok")
+    assert report["problem"] in result.stdout
 
 
 def test_bad_database_file_gives_one_line_and_no_traceback(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ connection, so listing cannot write to a log a worker is writing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,8 @@ from sagalog.events import SagalogError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-__all__ = ["STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only", "render_runs"]
+__all__ = ["STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only", "render_runs",
+           "runs_json"]
 
 _ENDING = {"complete": "completed", "fail": "failed", "end": "ended",
            "escalate": "manual_review"}
@@ -277,3 +279,20 @@ def render_runs(runs: list[RunSummary], limit: int = 0, *, total: int | None = N
 
 def _cut(text: str, width: int) -> str:
     return text[: width - 1] + "…"
+
+
+def runs_json(runs: list[RunSummary], total: int | None = None) -> str:
+    """The runs as one JSON document (``list --format json``), for tools.
+
+    ``{"runs": [{"run_id", "kind", "status", "started", "ended", "duration_s", "events",
+    "first_position"}], "shown", "total"}``: times are ISO 8601 in UTC, ``shown`` is how
+    many runs the document holds, ``total`` how many matched (see :func:`render_runs`).
+    """
+    return json.dumps({
+        "runs": [{"run_id": run.run_id, "kind": run.kind, "status": run.status,
+                  "started": run.started.isoformat(), "ended": run.ended.isoformat(),
+                  "duration_s": run.duration, "events": run.events,
+                  "first_position": run.first_position} for run in runs],
+        "shown": len(runs),
+        "total": len(runs) if total is None else total,
+    }, indent=2, ensure_ascii=False)

@@ -5,8 +5,6 @@ The terminal is a real pseudo-terminal (``pty``) given to the command as its std
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from sagalog.actors import Ledger, Runtime
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
 from sagalog.store import SyncEventStore
+from tests.support import on_a_terminal as terminal
 
 RUN = Path(__file__).resolve().parents[1] / "run.py"
 
@@ -33,28 +32,9 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def on_a_terminal(*arguments: str) -> str:
     """Run a command with stderr on a pseudo-terminal; return what the terminal got."""
-    leader, follower = pty.openpty()
-    try:
-        process = subprocess.run([sys.executable, str(RUN), "-q", *arguments],
-                                 stdout=subprocess.DEVNULL, stderr=follower, timeout=60,
-                                 check=False)
-        os.close(follower)
-        follower = -1
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal is closed and drained
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(leader)
-        if follower != -1:
-            os.close(follower)
-    assert process.returncode == 0
-    return b"".join(chunks).decode()
+    code, drawn, _ = terminal([sys.executable, str(RUN), "-q", *arguments])
+    assert code == 0
+    return drawn
 
 
 @pytest.mark.parametrize(("command", "label"), [(["verify"], "verifying"),

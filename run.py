@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import textwrap
 import threading
@@ -518,15 +519,18 @@ def follow(db: str, arguments: argparse.Namespace) -> int:
     if arguments.count is not None and arguments.count < 1:
         msg = "--count must be at least 1"
         raise SagalogError(msg)
-    from sagalog.sagas.history import TailOptions, check_types, tail
+    from sagalog.sagas.history import TailOptions, check_types, fit_width, tail
     from sagalog.sagas.worker import stop_on_signals
 
     load_message_types()  # --types is checked against them; every record is decoded
     types = check_types(arguments.types.split(",")) if arguments.types else None
     options = TailOptions(arguments.from_position, types, arguments.count, arguments.idle_exit)
     out = sys.stdout
+    terminal = out.isatty()  # a pipe gets every line whole
 
     def write(line: str) -> None:
+        if terminal:  # the width is asked each line: the window may be resized meanwhile
+            line = fit_width(line, shutil.get_terminal_size().columns)
         out.write(line + "\n")
         out.flush()  # each line as it comes, also into a pipe
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         LogFollower,
         TailOptions,
         check_types,
+        fit_width,
         tail,
         tail_line,
     )
@@ -90,6 +91,7 @@ __all__ = [
     "errors_of",
     "explain",
     "explanation",
+    "fit_width",
     "list_runs",
     "mermaid_flowchart",
     "newest_runs",
@@ -129,7 +131,8 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
                   "render_runs", "runs_json"),
         "_show": ("causal_chain", "show", "show_json"),
         "_steps": ("Step", "actor_deaths", "errors_of", "steps_of"),
-        "_tail": ("POLL_S", "LogFollower", "TailOptions", "check_types", "tail", "tail_line"),
+        "_tail": ("POLL_S", "LogFollower", "TailOptions", "check_types", "fit_width", "tail",
+                  "tail_line"),
         "_timeline": ("Entry", "Timeline", "read_timeline"),
         "_whatif": ("DecisionText", "Difference", "WhatIfPrinter", "WhatIfReport", "what_if"),
     })

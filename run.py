@@ -221,21 +221,26 @@ def export(db: str, arguments: argparse.Namespace) -> int:
 
 
 def import_file(db: str, path: str) -> int:
-    """Append a JSON Lines file to the log, all or nothing."""
-    try:
-        with Path(path).open(encoding="utf-8") as handle:
-            text = handle.read().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        msg = f"{path}: cannot read ({error})"
-        raise SagalogError(msg) from None
+    """Append a JSON Lines file to the log, all or nothing, reading it as it goes."""
     from sagalog.events import registry
-    from sagalog.store import SyncEventStore, import_lines, parse_lines
+    from sagalog.store import import_file as import_json_lines
 
     load_message_types()
-    lines = parse_lines(text, registry)  # every line checked before the log is opened
-    with SyncEventStore.open(db) as store:
-        added = import_lines(store, lines)
-    print(f"imported {added} new records of {len(lines)} lines from {path}")
+    bars: list[Progress] = []
+
+    def progress(stage: str, count: int, total: int | None) -> None:
+        if not bars or bars[-1].label != stage:
+            if bars:
+                bars[-1].done()
+            bars.append(Progress(stage, total))
+        bars[-1].update(count)
+
+    try:
+        result = import_json_lines(db, path, registry, progress=progress)
+    finally:
+        if bars:
+            bars[-1].done()
+    print(f"imported {result.added} new records of {result.lines} lines from {path}")
     return 0
 
 

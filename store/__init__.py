@@ -27,8 +27,11 @@ from sagalog.store._sync import SyncEventStore
 from sagalog.store._transfer import (
     ImportFileError,
     ImportLine,
+    ImportResult,
     export_lines,
+    import_file,
     import_lines,
+    json_lines,
     parse_lines,
 )
 from sagalog.store._verify import VerifyReport
@@ -49,6 +52,7 @@ __all__ = [
     "ExpectedVersion",
     "ImportFileError",
     "ImportLine",
+    "ImportResult",
     "InvalidStreamIdError",
     "NotADatabaseError",
     "ReadOnlyStoreError",
@@ -64,6 +68,8 @@ __all__ = [
     "WriterStats",
     "WrongExpectedVersionError",
     "export_lines",
+    "import_file",
     "import_lines",
+    "json_lines",
     "parse_lines",
 ]

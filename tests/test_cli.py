@@ -19,6 +19,11 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def jsonl(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split on \\n only, as ``str.splitlines`` is not."""
+    return text.split("\n")[:-1]
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -74,7 +79,7 @@ def test_export_import_round_trip_and_idempotent_import(tmp_path: Path) -> None:
     assert cli("order", "--db", "a.db", "--count", "5", "--fail-rate", "0.3",
                cwd=tmp_path).returncode == 0
     exported = cli("export", "--db", "a.db", cwd=tmp_path)
-    lines = exported.stdout.splitlines()
+    lines = jsonl(exported.stdout)
     first = json.loads(lines[0])
     assert list(first) == ["position", "stream_id", "stream_version", "event_id", "type",
                            "version", "recorded_at", "correlation_id", "causation_id", "data"]
@@ -83,7 +88,7 @@ def test_export_import_round_trip_and_idempotent_import(tmp_path: Path) -> None:
     assert f"imported {len(lines)} new records" in imported.stdout, imported.stderr
     again = cli("import", "--db", "b.db", "log.jsonl", cwd=tmp_path)
     assert "imported 0 new records" in again.stdout
-    reexported = cli("export", "--db", "b.db", cwd=tmp_path).stdout.splitlines()
+    reexported = jsonl(cli("export", "--db", "b.db", cwd=tmp_path).stdout)
     keys = ("stream_id", "stream_version", "event_id", "type", "correlation_id", "causation_id",
             "data")
     assert [{k: json.loads(x)[k] for k in keys} for x in reexported] == [
@@ -94,26 +99,26 @@ def test_export_import_round_trip_and_idempotent_import(tmp_path: Path) -> None:
 def test_export_filters(tmp_path: Path) -> None:
     """--correlation, --stream, --from and --to select records."""
     cli("order", "--db", "a.db", "--count", "3", cwd=tmp_path)
-    one = [json.loads(x) for x in cli("export", "--db", "a.db", "--correlation", "o1-2",
-                                      cwd=tmp_path).stdout.splitlines()]
+    one = [json.loads(x) for x in jsonl(cli("export", "--db", "a.db", "--correlation", "o1-2",
+                                            cwd=tmp_path).stdout)]
     assert one
     assert {r["correlation_id"] for r in one} == {"o1-2"}
-    window = [json.loads(x)["position"] for x in cli("export", "--db", "a.db", "--from", "3",
-                                                     "--to", "7", cwd=tmp_path).stdout.splitlines()]
+    window = [json.loads(x)["position"] for x in jsonl(cli("export", "--db", "a.db", "--from",
+                                                           "3", "--to", "7", cwd=tmp_path).stdout)]
     assert window == [3, 4, 5, 6, 7]
 
 
 def test_import_of_a_bad_line_names_it_and_imports_nothing(tmp_path: Path) -> None:
     """A malformed line aborts the import with its number; the target log is untouched."""
     cli("order", "--db", "a.db", "--count", "2", cwd=tmp_path)
-    lines = cli("export", "--db", "a.db", cwd=tmp_path).stdout.splitlines()
+    lines = jsonl(cli("export", "--db", "a.db", cwd=tmp_path).stdout)
     lines[3] = lines[3].replace('"type":"', '"type":"Unknown')
     (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n{not json\n")
     cli("order", "--db", "target.db", "--count", "1", cwd=tmp_path)
     before = digest(tmp_path / "target.db")
     result = cli("import", "--db", "target.db", "bad.jsonl", cwd=tmp_path)
     assert result.returncode == 2
-    assert "line 4:" in result.stderr
+    assert "bad.jsonl: line 4:" in result.stderr
     assert "Traceback" not in result.stderr
     assert digest(tmp_path / "target.db") == before
     missing = cli("import", "--db", "fresh.db", "bad.jsonl", cwd=tmp_path)
@@ -171,3 +176,51 @@ def test_bad_flags_are_one_line_errors(tmp_path: Path) -> None:
     """An unknown service or a rate out of range is refused clearly."""
     assert "--fail takes one of" in cli("order", "--fail", "teleport", cwd=tmp_path).stderr
     assert "--fail-rate must be" in cli("order", "--fail-rate", "2", cwd=tmp_path).stderr
+
+
+def test_an_export_holding_line_separators_imports_back(tmp_path: Path) -> None:
+    """U+2028, U+2029, U+0085 and \\x1c-\\x1e in a record: export, import, export again."""
+    odd = "a\u2028b\u2029c\u0085d\x1ce\x1df\x1eg"
+    code = ("import sys\n"
+            "from sagalog.events.orders import OrderPlaced\n"
+            "from sagalog.store import SyncEventStore\n"
+            "with SyncEventStore.open(sys.argv[1]) as store:\n"
+            "    store.append('order-x', [OrderPlaced(order_id='x', product_id='p',\n"
+            "                 amount_cents=1, address=sys.argv[2])], correlation_id='x')\n"
+            "    store.append('order-y', [OrderPlaced(order_id='y', product_id='p',\n"
+            "                 amount_cents=2)], correlation_id='y')\n")
+    subprocess.run([sys.executable, "-c", code, "a.db", odd], cwd=tmp_path, check=True)
+    exported = cli("export", "--db", "a.db", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "\u2028" in exported.stdout  # written raw: splitting on it would break the line
+    (tmp_path / "backup.jsonl").write_text(exported.stdout, encoding="utf-8")
+    imported = cli("import", "backup.jsonl", "--db", "b.db", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout == "imported 2 new records of 2 lines from backup.jsonl\n"
+    again = jsonl(cli("export", "--db", "b.db", cwd=tmp_path).stdout)
+    assert [json.loads(line)["data"] for line in again] == [
+        json.loads(line)["data"] for line in jsonl(exported.stdout)]
+    assert json.loads(again[0])["data"]["address"] == odd
+
+
+def test_a_line_with_nul_or_nested_too_deeply_is_one_error_naming_it(tmp_path: Path) -> None:
+    """A NUL, raw or escaped, and 100,000 nested brackets: exit 2, the line, no log made."""
+    cli("order", "--db", "a.db", "--count", "2", cwd=tmp_path)
+    lines = jsonl(cli("export", "--db", "a.db", cwd=tmp_path).stdout)
+    placed = next(number for number, line in enumerate(lines, start=1) if "OrderPlaced" in line)
+    for name, change, reason in (
+        ("raw", "cust\x00omer", "not JSON (Invalid control character"),
+        ("escaped", "cust\\u0000omer", "it contains a NUL character"),
+        ("deep", "[" * 100_000 + "]" * 100_000, "nested too deeply to read"),
+    ):
+        edited = list(lines)
+        old = '"customer":"customer"'
+        new = f'"customer":"{change}"' if name != "deep" else f'"customer":{change}'
+        edited[placed - 1] = edited[placed - 1].replace(old, new)
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(edited) + "\n", encoding="utf-8")
+        result = cli("import", f"{name}.jsonl", "--db", f"{name}.db", cwd=tmp_path)
+        assert result.returncode == 2, (name, result.stderr)
+        assert result.stderr.startswith(f"sagalog: error: {name}.jsonl: line {placed}: "), name
+        assert reason in result.stderr, name
+        assert result.stderr.count("\n") == 1, name
+        assert not (tmp_path / f"{name}.db").exists(), name

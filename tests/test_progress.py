@@ -53,3 +53,22 @@ def test_a_terminal_gets_a_bar_and_a_pipe_gets_none(log: Path, command: list[str
     assert piped.returncode == 0
     assert label not in piped.stderr
     assert "[#" not in piped.stderr
+
+
+def test_import_shows_its_two_passes_on_a_terminal_and_nothing_piped(log: Path,
+                                                                      tmp_path: Path) -> None:
+    """First the lines checked (a count), then the lines appended (a bar)."""
+    exported = subprocess.run([sys.executable, str(RUN), "-q", "export", "--db", str(log)],
+                              capture_output=True, text=True, timeout=60, check=True).stdout
+    (tmp_path / "log.jsonl").write_text(exported, encoding="utf-8")
+    total = exported.count("\n")
+    drawn = on_a_terminal("import", str(tmp_path / "log.jsonl"), "--db",
+                          str(tmp_path / "a.db"))
+    assert f"checking {total:,}" in drawn
+    assert f"importing [##############################] {total:,}/{total:,}" in drawn
+    piped = subprocess.run([sys.executable, str(RUN), "-q", "import",
+                            str(tmp_path / "log.jsonl"), "--db", str(tmp_path / "b.db")],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""
+    assert piped.stdout.startswith(f"imported {total} new records of {total} lines from ")

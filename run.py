@@ -1,9 +1,10 @@
-"""sagalog's command line: ``python run.py`` (or the ``sagalog`` script).
+"""sagalog's command line: ``python run.py`` (or the ``sagalog`` script, ``python -m sagalog``).
 
-With no subcommand it runs the main job on the embedded SQLite default
-(``./sagalog.db``): a batch of orders through the order saga, some with injected
-failures, then a summary and a check of the log. The subcommands run orders, resume an
-interrupted log, export and import it as JSON Lines, and verify it.
+With no subcommand it runs the main job, the showcase: every built-in workflow once on
+the embedded SQLite log ``./sagalog-showcase/sagalog.db``, everything it makes in that
+folder, then a summary and a check of the log. The subcommands run the workflows, read a
+log back (list, timeline, explain, what-if...), export and import it, and verify it. What
+each says in ``--help`` is in :data:`HELP`.
 
 Each command imports the workflows and tools it uses when it runs, not at the top: a
 read-only command is over in a fraction of a second, and importing every workflow, its
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import sys
 import textwrap
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     from sagalog.sagas.orders import FailurePlan
 
 DEFAULT_DB = "sagalog.db"
+"""The log every command reads and writes unless ``--db`` says otherwise."""
+SHOWCASE_DIR = "sagalog-showcase"
+"""Where the showcase (no command) puts its log and everything else it makes."""
 
 
 class Progress:
@@ -389,35 +394,48 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-def main_job(db: str) -> int:
-    """The showcase: every built-in workflow once on ``db``, then a summary and a check.
+def main_job(db: str | None) -> int:
+    """The showcase: every built-in workflow once, then a summary and a check of the log.
 
     Orders with injected failures, routed jobs (one of them invalid, so rejected), the
     two-phase pipeline twice (the second with a broken source, so the collector fails,
     rolls back and the loader still runs), the master pipeline, and an ETL run against a
-    local HTTP server started here. Each writes its files under ``<db>.showcase/``.
+    local HTTP server started here. Everything it makes goes in one folder, named first:
+    ``./sagalog-showcase/`` with the log ``sagalog.db`` in it, or, with ``--db PATH``,
+    beside PATH (``PATH.ledger``, ``PATH.showcase/``...). A folder it cannot write is an
+    ``OSError`` naming the path, which :func:`main` prints as one line.
     """
     from sagalog.sagas.history import list_runs
     from sagalog.sagas.kinds import KINDS
     from sagalog.sagas.orders import FailurePlan
     from sagalog.sagas.showcase import prepare_showcase
 
+    if db is None:
+        db = str(Path(SHOWCASE_DIR, DEFAULT_DB))
+        print(f"sagalog: the showcase writes everything under ./{SHOWCASE_DIR}/ "
+              f"(its log: {db})", flush=True)
+    else:
+        folder = Path(db).parent
+        print(f"sagalog: the showcase writes everything beside its log {db}, in "
+              f"{'./' if folder == Path() else f'{folder}/'} ({Path(db).name} and "
+              f"{Path(db).name}.*)", flush=True)
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
     showcase = prepare_showcase(db)
     codes = []
-    _heading("orders (design note 004): 12 orders, some services failing")
+    _heading("orders: 12 orders, some services failing, what succeeded undone")
     codes.append(run_orders(db, 12, 6, FailurePlan(rate=0.15, seed=7)))
-    _heading("job routing (design note 000): submit three job files, run the worker")
+    _heading("job routing: submit three job files (one invalid), run the worker")
     codes.append(submit_jobs(db, str(showcase.jobs_config),
                              [str(path) for path in showcase.job_files]))
     codes.append(worker(db, until_idle=True))
-    _heading("two-phase data pipeline (design note 001): a good run, then a broken source")
+    _heading("two-phase data pipeline: a good run, then a broken source rolled back")
     codes.append(data_pipeline(db, str(showcase.pipeline_config)))
     showcase.break_pipeline_source()
     codes.append(data_pipeline(db, str(showcase.pipeline_config)))
-    _heading("staged master pipeline (design note 002)")
+    _heading("staged master pipeline: six stages, each retried on failure")
     codes.append(master_pipeline(db, argparse.Namespace(
         resume=False, config=str(showcase.master_config), maintenance=False)))
-    _heading("ETL source orchestrator (design note 003), from a local HTTP server")
+    _heading("ETL sources from a local HTTP server, twice (the second finds them fresh)")
     etl_flags = argparse.Namespace(manifest=False, resume=False, config=str(showcase.etl_config),
                                    serve=str(showcase.etl_site), dry_run=False,
                                    force_refresh=False)
@@ -431,12 +449,23 @@ def main_job(db: str) -> int:
     for (kind, status), number in sorted(counts.items()):
         print(f"{kind:<18}{status:<15}{number:>6}")
     failed = next((run.run_id for run in runs if run.status == "failed"), runs[0].run_id)
-    print(f"explore it: python run.py list --db {db}\n"
-          f"            python run.py timeline {failed} --db {db}\n"
-          f"            python run.py explain {failed} --db {db}\n"
-          f"            python run.py show 1 --db {db}\n"
-          f"            python run.py export --db {db} | head")
+    program, log = _program(), shlex.quote(db)
+    print(f"explore it: {program} list --db {log}\n"
+          f"            {program} timeline {shlex.quote(failed)} --db {log}\n"
+          f"            {program} explain {shlex.quote(failed)} --db {log}\n"
+          f"            {program} show 1 --db {log}\n"
+          f"            {program} export --db {log} | head")
     return 0 if not any(codes) else 1
+
+
+def _program() -> str:
+    """How this program was started, to print commands that work when pasted."""
+    started = Path(sys.argv[0])
+    if started.name == "__main__.py":
+        return "python -m sagalog"
+    if started.suffix == ".py":
+        return f"python {shlex.quote(sys.argv[0])}"
+    return "sagalog"
 
 
 def _heading(title: str) -> None:
@@ -1102,8 +1131,9 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
 def dispatch(arguments: argparse.Namespace) -> int:
     """Run the chosen command."""
     command = COMMANDS.get(arguments.command or "")
-    db = arguments.db or DEFAULT_DB
-    return command(db, arguments) if command else main_job(db)
+    if command is None:
+        return main_job(arguments.db)
+    return command(arguments.db or DEFAULT_DB, arguments)
 
 
 def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
@@ -1128,9 +1158,25 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
         return 3
     except BrokenPipeError:
         return 0
+    except OSError as error:  # a folder it cannot write, a full disk: the path, no traceback
+        print(f"sagalog: error: {_os_error(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("sagalog: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error(error: OSError) -> str:
+    """``path: what went wrong``, as one line (a failed copy of a tree lists every file)."""
+    failures = error.args[0] if isinstance(error, shutil.Error) and error.args else None
+    if isinstance(failures, list) and failures:
+        _source, target, why = failures[0]
+        more = f" (and {len(failures) - 1} more files)" if len(failures) > 1 else ""
+        return f"{target}: {str(why).split(': ', 1)[0]}{more}"
+    if error.filename is None:
+        return str(error)
+    paths = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
+    return f"{paths}: {error.strerror or error}"
 
 
 QUIET_COMMANDS = frozenset({"export", "list", "graph"})

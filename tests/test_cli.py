@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import shlex
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 RUN = str(Path(__file__).resolve().parent.parent / "run.py")
 
@@ -28,12 +33,16 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_main_job_runs_every_workflow_on_the_default_database(tmp_path: Path) -> None:
-    """`python run.py` runs the showcase on ./sagalog.db, verifies it, and says how to look."""
+def test_main_job_runs_every_workflow_in_its_own_folder(tmp_path: Path) -> None:
+    """`python run.py` names ./sagalog-showcase/ first, writes only there, says how to look."""
     result = cli(cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "sagalog.db").exists()
     out = result.stdout
+    assert out.splitlines()[0] == ("sagalog: the showcase writes everything under "
+                                   "./sagalog-showcase/ (its log: sagalog-showcase/sagalog.db)")
+    assert [path.name for path in tmp_path.iterdir()] == ["sagalog-showcase"]
+    assert (tmp_path / "sagalog-showcase" / "sagalog.db").exists()
+    assert "design note" not in out
     assert "total                       12" in out
     assert "worker stopped (no work left): 2 JobCompleted, 0 JobFailed, 1 JobRejected" in out
     assert ": success\n" in out
@@ -47,10 +56,83 @@ def test_main_job_runs_every_workflow_on_the_default_database(tmp_path: Path) ->
     assert {("order", "completed"), ("order", "failed"), ("job", "completed"),
             ("job", "rejected"), ("data-pipeline", "completed"),
             ("master-pipeline", "completed"), ("etl-source", "completed")} <= rows
-    hint = next(line for line in out.splitlines() if "run.py explain" in line).split()
-    explained = cli("explain", hint[hint.index("explain") + 1], cwd=tmp_path)
-    assert explained.returncode == 0, explained.stderr
-    assert explained.stdout.startswith("order ")
+    hints = out[out.index("explore it: "):].removeprefix("explore it: ").splitlines()
+    assert len(hints) == 5
+    for hint in hints:  # pasted into a shell in the same folder, each works
+        line = hint.strip()
+        assert line.startswith(f"python {RUN} ")
+        assert "--db sagalog-showcase/sagalog.db" in line
+        pasted = subprocess.run(  # noqa: S602 - a pasted line is run by a shell
+            line.replace("python", shlex.quote(sys.executable), 1), shell=True, cwd=tmp_path,
+            capture_output=True, text=True, timeout=60, check=False)
+        assert pasted.returncode == 0, (line, pasted.stderr)
+        assert pasted.stdout, line
+    explained = next(hint for hint in hints if " explain " in hint)
+    assert "failed" in cli(*shlex.split(explained)[2:], cwd=tmp_path).stdout.splitlines()[0]
+
+
+def test_main_job_with_a_log_path_writes_everything_beside_it(tmp_path: Path) -> None:
+    """--db demo/app.db: the folder is named first, made if missing, and holds it all."""
+    result = cli("--db", "demo/app.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "sagalog: the showcase writes everything beside its log demo/app.db, in demo/ "
+        "(app.db and app.db.*)")
+    assert [path.name for path in tmp_path.iterdir()] == ["demo"]
+    made = sorted(path.name for path in (tmp_path / "demo").iterdir())
+    assert "app.db" in made
+    assert "app.db.showcase" in made
+    assert all(name == "app.db" or name.startswith(("app.db.", "app.db-"))
+               for name in made), made
+    assert "explore it: python " in result.stdout
+    assert f"{RUN} list --db demo/app.db\n" in result.stdout
+
+
+@contextlib.contextmanager
+def mounted(*commands: list[str], target: Path) -> Iterator[Path]:
+    """``target`` mounted by ``commands`` (as root); skipped where mounting is not allowed."""
+    done = 0
+    try:
+        for command in commands:
+            mount = subprocess.run(command, capture_output=True, text=True, check=False)
+            if mount.returncode != 0:
+                pytest.skip(f"cannot mount here ({' '.join(command)}: {mount.stderr.strip()})")
+            done += 1
+        yield target
+    finally:
+        if done:
+            subprocess.run(["umount", str(target)], check=True)
+
+
+def test_main_job_in_a_read_only_folder_is_one_error_naming_it(tmp_path: Path) -> None:
+    """A read-only bind mount (root ignores chmod): exit 2, the path, no traceback."""
+    (tmp_path / "source").mkdir()
+    (tmp_path / "ro").mkdir()
+    with mounted(["mount", "--bind", str(tmp_path / "source"), str(tmp_path / "ro")],
+                 ["mount", "-o", "remount,bind,ro", str(tmp_path / "ro")],
+                 target=tmp_path / "ro") as folder:
+        for arguments, message in (
+            ([], "sagalog-showcase: Read-only file system"),
+            (["--db", "app.db"], "app.db.showcase: Read-only file system"),
+            (["--db", "sub/app.db"], "sub: Read-only file system"),
+        ):
+            result = cli(*arguments, cwd=folder)
+            assert result.returncode == 2, (arguments, result.stderr)
+            assert result.stdout.startswith("sagalog: the showcase writes everything ")
+            assert result.stderr == f"sagalog: error: {message}\n", arguments
+        assert list(folder.iterdir()) == []
+
+
+def test_main_job_on_a_full_disk_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    """A 64 KB file system cannot hold the showcase's copies: ENOSPC, one line, exit 2."""
+    (tmp_path / "tiny").mkdir()
+    with mounted(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path / "tiny")],
+                 target=tmp_path / "tiny") as folder:
+        result = cli(cwd=folder)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("sagalog: error: sagalog-showcase/sagalog.db.showcase/")
+    assert "No space left on device" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_order_with_a_failing_service_fails_and_says_so(tmp_path: Path) -> None:

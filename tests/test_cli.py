@@ -6,9 +6,11 @@ import contextlib
 import hashlib
 import json
 import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -306,3 +308,34 @@ def test_a_line_with_nul_or_nested_too_deeply_is_one_error_naming_it(tmp_path: P
         assert reason in result.stderr, name
         assert result.stderr.count("\n") == 1, name
         assert not (tmp_path / f"{name}.db").exists(), name
+
+
+def test_an_import_interrupted_while_appending_leaves_the_log_empty(tmp_path: Path) -> None:
+    """Ctrl-C during the second pass: exit 130, and the transaction is rolled back."""
+    code = ("import sys\n"
+            "from sagalog.events.orders import OrderPlaced\n"
+            "from sagalog.store import AppendRequest, SyncEventStore\n"
+            "with SyncEventStore.open(sys.argv[1], durability='off') as store:\n"
+            "    for start in range(0, 40_000, 5_000):\n"
+            "        store.append_all([AppendRequest(f'order-{n}', [OrderPlaced(order_id=str(n),\n"
+            "                          product_id='p', amount_cents=n)], correlation_id=str(n))\n"
+            "                          for n in range(start, start + 5_000)])\n")
+    subprocess.run([sys.executable, "-c", code, "a.db"], cwd=tmp_path, check=True)
+    with (tmp_path / "a.jsonl").open("w", encoding="utf-8") as out:
+        subprocess.run([sys.executable, RUN, "-q", "export", "--db", "a.db"], cwd=tmp_path,
+                       stdout=out, check=True)
+    importing = subprocess.Popen([sys.executable, RUN, "-q", "import", "a.jsonl", "--db", "b.db"],
+                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "b.db").exists():  # the second pass opens the log
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            importing.wait(timeout=0.01)
+        assert importing.returncode is None, importing.communicate()
+        assert time.monotonic() < deadline, "the import never opened the log"
+    importing.send_signal(signal.SIGINT)
+    out, err = importing.communicate(timeout=60)
+    assert importing.returncode == 130, out + err
+    assert err == "sagalog: interrupted\n"
+    with sqlite3.connect(tmp_path / "b.db") as raw:
+        assert raw.execute("SELECT count(*) FROM events").fetchone() == (0,)

@@ -1,9 +1,10 @@
-"""sagalog's command line: ``python run.py`` (or the ``sagalog`` script).
+"""sagalog's command line: ``python run.py`` (or the ``sagalog`` script, ``python -m sagalog``).
 
-With no subcommand it runs the main job on the embedded SQLite default
-(``./sagalog.db``): a batch of orders through the order saga, some with injected
-failures, then a summary and a check of the log. The subcommands run orders, resume an
-interrupted log, export and import it as JSON Lines, and verify it.
+With no subcommand it runs the main job, the showcase: every built-in workflow once on
+the embedded SQLite log ``./sagalog-showcase/sagalog.db``, everything it makes in that
+folder, then a summary and a check of the log. The subcommands run the workflows, read a
+log back (list, timeline, explain, what-if...), export and import it, and verify it. What
+each says in ``--help`` is in :data:`HELP`.
 
 Each command imports the workflows and tools it uses when it runs, not at the top: a
 read-only command is over in a fraction of a second, and importing every workflow, its
@@ -16,16 +17,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
+import shutil
 import sys
+import textwrap
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
+from sagalog import __version__
 from sagalog.events import SagalogError
-from sagalog.sagas.kinds import SAGA_NAMES
+from sagalog.sagas.kinds import KINDS, SAGA_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -35,6 +40,9 @@ if TYPE_CHECKING:
     from sagalog.sagas.orders import FailurePlan
 
 DEFAULT_DB = "sagalog.db"
+"""The log every command reads and writes unless ``--db`` says otherwise."""
+SHOWCASE_DIR = "sagalog-showcase"
+"""Where the showcase (no command) puts its log and everything else it makes."""
 
 
 class Progress:
@@ -218,25 +226,30 @@ def export(db: str, arguments: argparse.Namespace) -> int:
 
 
 def import_file(db: str, path: str) -> int:
-    """Append a JSON Lines file to the log, all or nothing."""
-    try:
-        with Path(path).open(encoding="utf-8") as handle:
-            text = handle.read().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        msg = f"{path}: cannot read ({error})"
-        raise SagalogError(msg) from None
+    """Append a JSON Lines file to the log, all or nothing, reading it as it goes."""
     from sagalog.events import registry
-    from sagalog.store import SyncEventStore, import_lines, parse_lines
+    from sagalog.store import import_file as import_json_lines
 
     load_message_types()
-    lines = parse_lines(text, registry)  # every line checked before the log is opened
-    with SyncEventStore.open(db) as store:
-        added = import_lines(store, lines)
-    print(f"imported {added} new records of {len(lines)} lines from {path}")
+    bars: list[Progress] = []
+
+    def progress(stage: str, count: int, total: int | None) -> None:
+        if not bars or bars[-1].label != stage:
+            if bars:
+                bars[-1].done()
+            bars.append(Progress(stage, total))
+        bars[-1].update(count)
+
+    try:
+        result = import_json_lines(db, path, registry, progress=progress)
+    finally:
+        if bars:
+            bars[-1].done()
+    print(f"imported {result.added} new records of {result.lines} lines from {path}")
     return 0
 
 
-def verify(db: str) -> int:
+def verify(db: str, format_: str = "text") -> int:
     """Check the hash chain and the database; 0 when intact, 1 naming the first bad position."""
     require_log(db)
     from sagalog.store import SyncEventStore
@@ -245,7 +258,7 @@ def verify(db: str) -> int:
         progress = Progress("verifying", store.last_position())
         report_ = store.verify(progress.update)
     progress.done()
-    print(report_)
+    print(report_.json() if format_ == "json" else report_)
     return 0 if report_.ok else 1
 
 
@@ -381,35 +394,48 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-def main_job(db: str) -> int:
-    """The showcase: every built-in workflow once on ``db``, then a summary and a check.
+def main_job(db: str | None) -> int:
+    """The showcase: every built-in workflow once, then a summary and a check of the log.
 
     Orders with injected failures, routed jobs (one of them invalid, so rejected), the
     two-phase pipeline twice (the second with a broken source, so the collector fails,
     rolls back and the loader still runs), the master pipeline, and an ETL run against a
-    local HTTP server started here. Each writes its files under ``<db>.showcase/``.
+    local HTTP server started here. Everything it makes goes in one folder, named first:
+    ``./sagalog-showcase/`` with the log ``sagalog.db`` in it, or, with ``--db PATH``,
+    beside PATH (``PATH.ledger``, ``PATH.showcase/``...). A folder it cannot write is an
+    ``OSError`` naming the path, which :func:`main` prints as one line.
     """
     from sagalog.sagas.history import list_runs
     from sagalog.sagas.kinds import KINDS
     from sagalog.sagas.orders import FailurePlan
     from sagalog.sagas.showcase import prepare_showcase
 
+    if db is None:
+        db = str(Path(SHOWCASE_DIR, DEFAULT_DB))
+        print(f"sagalog: the showcase writes everything under ./{SHOWCASE_DIR}/ "
+              f"(its log: {db})", flush=True)
+    else:
+        folder = Path(db).parent
+        print(f"sagalog: the showcase writes everything beside its log {db}, in "
+              f"{'./' if folder == Path() else f'{folder}/'} ({Path(db).name} and "
+              f"{Path(db).name}.*)", flush=True)
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
     showcase = prepare_showcase(db)
     codes = []
-    _heading("orders (design note 004): 12 orders, some services failing")
+    _heading("orders: 12 orders, some services failing, what succeeded undone")
     codes.append(run_orders(db, 12, 6, FailurePlan(rate=0.15, seed=7)))
-    _heading("job routing (design note 000): submit three job files, run the worker")
+    _heading("job routing: submit three job files (one invalid), run the worker")
     codes.append(submit_jobs(db, str(showcase.jobs_config),
                              [str(path) for path in showcase.job_files]))
     codes.append(worker(db, until_idle=True))
-    _heading("two-phase data pipeline (design note 001): a good run, then a broken source")
+    _heading("two-phase data pipeline: a good run, then a broken source rolled back")
     codes.append(data_pipeline(db, str(showcase.pipeline_config)))
     showcase.break_pipeline_source()
     codes.append(data_pipeline(db, str(showcase.pipeline_config)))
-    _heading("staged master pipeline (design note 002)")
+    _heading("staged master pipeline: six stages, each retried on failure")
     codes.append(master_pipeline(db, argparse.Namespace(
         resume=False, config=str(showcase.master_config), maintenance=False)))
-    _heading("ETL source orchestrator (design note 003), from a local HTTP server")
+    _heading("ETL sources from a local HTTP server, twice (the second finds them fresh)")
     etl_flags = argparse.Namespace(manifest=False, resume=False, config=str(showcase.etl_config),
                                    serve=str(showcase.etl_site), dry_run=False,
                                    force_refresh=False)
@@ -423,12 +449,23 @@ def main_job(db: str) -> int:
     for (kind, status), number in sorted(counts.items()):
         print(f"{kind:<18}{status:<15}{number:>6}")
     failed = next((run.run_id for run in runs if run.status == "failed"), runs[0].run_id)
-    print(f"explore it: python run.py list --db {db}\n"
-          f"            python run.py timeline {failed} --db {db}\n"
-          f"            python run.py explain {failed} --db {db}\n"
-          f"            python run.py show 1 --db {db}\n"
-          f"            python run.py export --db {db} | head")
+    program, log = _program(), shlex.quote(db)
+    print(f"explore it: {program} list --db {log}\n"
+          f"            {program} timeline {shlex.quote(failed)} --db {log}\n"
+          f"            {program} explain {shlex.quote(failed)} --db {log}\n"
+          f"            {program} show 1 --db {log}\n"
+          f"            {program} export --db {log} | head")
     return 0 if not any(codes) else 1
+
+
+def _program() -> str:
+    """How this program was started, to print commands that work when pasted."""
+    started = Path(sys.argv[0])
+    if started.name == "__main__.py":
+        return "python -m sagalog"
+    if started.suffix == ".py":
+        return f"python {shlex.quote(sys.argv[0])}"
+    return "sagalog"
 
 
 def _heading(title: str) -> None:
@@ -456,20 +493,21 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     require_log(db)
     command = arguments.command
     if command == "list":  # the runs table only: no workflow, no message type
-        from sagalog.sagas.history import newest_runs, render_runs
-        from sagalog.sagas.kinds import KINDS
+        from sagalog.sagas.history import newest_runs, render_runs, runs_json
 
         since = _parse_time(arguments.since) if arguments.since else None
         runs, total = newest_runs(db, KINDS, max(arguments.limit, 0), status=arguments.status,
                                   kind=arguments.kind, since=since)
-        print(render_runs(runs, arguments.limit, total=total))
+        print(runs_json(runs, total) if arguments.format == "json"
+              else render_runs(runs, arguments.limit, total=total))
         return 0
     from sagalog.sagas.history import (
         actor_deaths,
-        explain,
+        explanation,
         read_timeline,
         render_html,
         show,
+        show_json,
         write_report,
     )
     from sagalog.store import SyncEventStore
@@ -477,7 +515,8 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     load_message_types()
     with SyncEventStore.open(db, read_only=True) as store:
         if command == "show":
-            print(show(store, arguments.position))
+            print(show_json(store, arguments.position) if arguments.format == "json"
+                  else show(store, arguments.position))
             return 0
         timeline = read_timeline(store, arguments.run_id)
         deaths = actor_deaths(store, timeline) if command == "report" else []
@@ -489,8 +528,8 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     elif command == "explain":
         from sagalog.sagas.catalog import definition_for
 
-        first = timeline.entries[0].record.type
-        print(explain(timeline, definition_for(first)))
+        explained = explanation(timeline, definition_for(timeline.entries[0].record.type))
+        print(explained.json() if arguments.format == "json" else explained.text())
     elif arguments.format == "json":
         print(timeline.json())
     elif arguments.format == "mermaid":
@@ -514,15 +553,18 @@ def follow(db: str, arguments: argparse.Namespace) -> int:
     if arguments.count is not None and arguments.count < 1:
         msg = "--count must be at least 1"
         raise SagalogError(msg)
-    from sagalog.sagas.history import TailOptions, check_types, tail
+    from sagalog.sagas.history import TailOptions, check_types, fit_width, tail
     from sagalog.sagas.worker import stop_on_signals
 
     load_message_types()  # --types is checked against them; every record is decoded
     types = check_types(arguments.types.split(",")) if arguments.types else None
     options = TailOptions(arguments.from_position, types, arguments.count, arguments.idle_exit)
     out = sys.stdout
+    terminal = out.isatty()  # a pipe gets every line whole
 
     def write(line: str) -> None:
+        if terminal:  # the width is asked each line: the window may be resized meanwhile
+            line = fit_width(line, shutil.get_terminal_size().columns)
         out.write(line + "\n")
         out.flush()  # each line as it comes, also into a pipe
 
@@ -549,27 +591,24 @@ def _parse_time(text: str, flag: str = "--since") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def check_what_if(db: str, _arguments: argparse.Namespace) -> int:
+def check_what_if(db: str, arguments: argparse.Namespace) -> int:
     """Replay every saga's inputs through the current code; 1 if any decision would differ."""
     require_log(db)
     from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
-    from sagalog.sagas.history import ReadOnlyLog, what_if
+    from sagalog.sagas.history import ReadOnlyLog, WhatIfPrinter, what_if
 
     with ReadOnlyLog(db, source_positions=True) as store:
-        bundled = store.source_range
-        if bundled is not None:
-            print(f"a bundle: positions below are the source log's "
-                  f"({bundled[0]} to {bundled[1]})")
+        out = WhatIfPrinter(arguments.format, sys.stdout.write, store.source_range)
         progress = Progress("what-if", store.last_position())
 
         def report(difference: Difference) -> None:
             progress.clear()
-            print(difference.text())
+            out.difference(difference)
 
         result = what_if(store, DEFINITIONS, progress.update, configure=definition_of_run,
                          on_difference=report)
     progress.done()
-    print(result.text())
+    out.finish(result)
     return 0 if result.ok else 1
 
 
@@ -609,6 +648,343 @@ def graph(_db: str, arguments: argparse.Namespace) -> int:
     return 0
 
 
+class CommandHelp(NamedTuple):
+    """What one command's ``--help`` says (the reference page is generated from it too)."""
+
+    summary: str
+    """One line, shown in the list of commands."""
+    description: str
+    """One paragraph: what the command does, what it reads and what it writes."""
+    examples: tuple[str, ...]
+    exits: dict[int, str]
+    """Each exit code the command returns, and what it means then."""
+
+
+BAD_INPUT = "bad input: a wrong flag or file, or no such log (one line on stderr)"
+TIMED_OUT = "a run did not end within its time limit"
+INTERRUPTED = "interrupted (Ctrl-C)"
+READ_ONLY = ("The log is only read, so this is safe while a worker writes it, and works on an "
+             "imported export or a bundle.")
+
+HELP: dict[str, CommandHelp] = {
+    "": CommandHelp(
+        "the showcase: every built-in workflow once",
+        "sagalog runs sagas and pipelines as actors on an append-only SQLite log, and reads "
+        "that log back: what ran, why each decision was made, what new code would decide. "
+        "With no command it runs the showcase: every built-in workflow once (orders with "
+        "injected failures, routed jobs, the two-phase data pipeline with a rollback, the "
+        "staged master pipeline, an ETL run against a local HTTP server it starts), then a "
+        "check of the log, a table of runs and the commands to explore them. The showcase "
+        "writes everything under ./sagalog-showcase/ (the log is sagalog-showcase/sagalog.db); "
+        "with --db PATH, everything goes beside PATH. Its first line names the folder. Every "
+        "other command defaults to the log ./sagalog.db.",
+        ("sagalog", "sagalog --db /tmp/demo/app.db",
+         "sagalog list --db sagalog-showcase/sagalog.db", "sagalog COMMAND --help"),
+        {0: "every workflow ran and the log is intact",
+         1: "a workflow failed or the log failed its check",
+         2: "bad input, or a file the showcase cannot write (a read-only folder, a full "
+            "disk): one line on stderr naming the path",
+         3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "order": CommandHelp(
+        "place orders and wait until each has ended",
+        "Places orders through the order saga and waits until each has ended: the product is "
+        "checked first (not found ends the order), then payment, inventory and shipping run "
+        "in parallel, and if one fails the others that succeeded are undone (refund, restore, "
+        "cancel). One order prints its outcome, several print a table of outcomes. --fail, "
+        "--fail-rate and --product-missing inject failures; each choice is derived from the "
+        "order id and --seed, so it repeats. The demo services record their effects in "
+        "<db>.ledger beside the log.",
+        ("sagalog order", "sagalog order --count 100 --fail-rate 0.1 --seed 1",
+         "sagalog order --fail payment --db orders.db"),
+        {0: "every order ended (a failed order is an outcome, not an error)", 2: BAD_INPUT,
+         3: "an order did not end within its time limit", 130: INTERRUPTED},
+    ),
+    "resume": CommandHelp(
+        "finish every unfinished run of an existing log",
+        "Finishes every unfinished run of every workflow in an existing log, as after a "
+        "crash: orders, jobs, data pipelines, master pipelines and ETL sources. Prints the "
+        "outcome of the orders it finished and a count of the other runs. The failure flags "
+        "apply to the orders finished here, as they do for order.",
+        ("sagalog resume", "sagalog resume --db orders.db --fail-rate 0.1 --seed 1"),
+        {0: "nothing is left unfinished", 2: BAD_INPUT, 3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "export": CommandHelp(
+        "the log as JSON Lines on stdout",
+        "Writes the log to stdout as JSON Lines: one record a line, ended by \\n, with the "
+        "keys position, stream_id, stream_version, event_id, type, version, recorded_at, "
+        "correlation_id, causation_id and data, in that order. Text is written as UTF-8, so "
+        "a line may hold characters that some tools take for line breaks (U+2028, U+0085): "
+        "split it on \\n only. The data is written as stored, so a record this code cannot "
+        "decode still exports. --correlation, --stream, --from and --to select records. "
+        + READ_ONLY,
+        ("sagalog export > backup.jsonl", "sagalog export --correlation o1-3",
+         "sagalog export --from 100 --to 200 | head"),
+        {0: "written (also when the reader closes the pipe early, as head does)",
+         2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "import": CommandHelp(
+        "append a JSON Lines file, all or nothing",
+        "Appends a JSON Lines file, as export writes it, to the log, all or nothing: every "
+        "line is checked first (before the log is opened, so a refused file creates no log), "
+        "then all are appended in one transaction. A bad line, an unknown type or a conflict "
+        "with the log stops the import with the line's number, and nothing is appended. "
+        "Stream ids, versions, event ids, correlation and causation ids are kept; positions "
+        "and times are the target log's. Importing the same file again appends nothing. The "
+        "file is read as it goes, so memory stays flat however long it is; a progress bar "
+        "shows on a terminal.",
+        ("sagalog import backup.jsonl --db restored.db",
+         "sagalog export --db a.db --correlation o1-3 > run.jsonl",
+         "sagalog import run.jsonl --db b.db"),
+        {0: "every line is in the log (lines already there are not appended twice)",
+         2: BAD_INPUT + "; nothing was imported", 130: INTERRUPTED + "; nothing was imported"},
+    ),
+    "verify": CommandHelp(
+        "check the hash chain and SQLite's integrity",
+        "Checks the log end to end: each record's hash against its content and the hash "
+        "before it, that positions run without gaps, and SQLite's own quick_check. Prints ok "
+        "and the number of records, or the first bad position and what is wrong there. "
+        + READ_ONLY,
+        ("sagalog verify", "sagalog verify --db backup.db --format json"),
+        {0: "the log is intact", 1: "the log is damaged (the first bad position is named)",
+         2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "jobs": CommandHelp(
+        "job routing: put jobs on the pending queue",
+        "Job routing: job messages (JSON files) are put on the log's pending queue; the "
+        "worker routes each to the data pipeline queue for its type and follows it up when "
+        "the pipeline reports back (a custom job's status is written to the jobs database, "
+        "a default job runs the search indexers). Run sagalog jobs submit --help for the "
+        "command that puts jobs on the queue.",
+        ("sagalog jobs submit job.json", "sagalog jobs submit --config jobs.json a.json b.json"),
+        {0: "done", 2: BAD_INPUT},
+    ),
+    "jobs submit": CommandHelp(
+        "put job messages on the pending queue",
+        "Puts each file's job message on the log's pending queue, one record per file, and "
+        "prints the id each job got. Nothing runs yet: the worker validates and routes them, "
+        "and a job it cannot route is rejected there, with the reason recorded. --config "
+        "names the jobs configuration (queue names, the jobs database, the indexers); "
+        "without it the defaults apply.",
+        ("sagalog jobs submit docs/examples/jobs/custom-job.json",
+         "sagalog jobs submit --config jobs.json a.json b.json --db app.db"),
+        {0: "every file is on the queue", 2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "worker": CommandHelp(
+        "run the workflows until SIGINT/SIGTERM",
+        "Runs every built-in workflow on the log (job routing, orders, the pipelines, ETL) "
+        "until SIGINT or SIGTERM, or with --until-idle until no work is left, then prints "
+        "how the jobs ended. One worker runs per log: a second is refused while the first "
+        "holds <db>.worker.lock.",
+        ("sagalog worker", "sagalog worker --until-idle --db app.db"),
+        {0: "stopped, on request or with no work left", 2: BAD_INPUT + ", or another worker "
+            "runs on this log"},
+    ),
+    "data-pipeline": CommandHelp(
+        "collect, then load: the two-phase data pipeline",
+        "Runs the two-phase data pipeline of a configuration: the collector checks each "
+        "source file against its schema and writes the dataset, then the loader loads it "
+        "into the target SQLite database. A collector failure is rolled back to the last "
+        "good dataset, and the loader runs only if that rollback succeeded. Run again after "
+        "a crash, it finishes the interrupted run instead of starting one. Prints each "
+        "phase's outcome.",
+        ("sagalog data-pipeline --config docs/examples/pipeline/config.json",),
+        {0: "the run ended as success or partial_success", 1: "the run failed",
+         2: BAD_INPUT, 3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "master-pipeline": CommandHelp(
+        "run the staged master pipeline once",
+        "Runs the staged master pipeline of a configuration once: initialisation, "
+        "integration, transformation, monitoring, maintenance (only with --maintenance) "
+        "and semantic refresh, each stage retried as its configuration says; a stage that "
+        "still fails ends the run and the stages after it are skipped. --resume instead "
+        "finishes the runs an interrupted process left in the log. Prints each stage's "
+        "outcome.",
+        ("sagalog master-pipeline --config docs/examples/master/master.json",
+         "sagalog master-pipeline --resume"),
+        {0: "every run completed", 1: "a stage failed", 2: BAD_INPUT, 3: TIMED_OUT,
+         130: INTERRUPTED},
+    ),
+    "etl": CommandHelp(
+        "probe, download and check ETL sources",
+        "Runs the ETL sources of a configuration: probes each source (ETag and size), "
+        "downloads it only when it changed, checks its format and checksum, and records it "
+        "in the manifest; a file that fails the check is quarantined. It first finishes any "
+        "run a crash interrupted. One line per source. --resume only finishes interrupted "
+        "runs; --manifest prints the manifest (the last record per source) and writes "
+        "nothing.",
+        ("sagalog etl --config docs/examples/etl/sources.json --serve docs/examples/etl/site",
+         "sagalog etl --config sources.json --dry-run", "sagalog etl --manifest"),
+        {0: "no source failed", 1: "a source failed or was quarantined", 2: BAD_INPUT,
+         3: TIMED_OUT, 130: INTERRUPTED},
+    ),
+    "list": CommandHelp(
+        "every saga and run: kind, status, duration",
+        "Lists the sagas and runs of the log, oldest first, with kind, status, start (UTC), "
+        "duration and number of records: by default the newest 100. The filters combine. "
+        + READ_ONLY,
+        ("sagalog list", "sagalog list --status failed --kind order",
+         "sagalog list --since 2026-11-22T10:00 --limit 0 --format json"),
+        {0: "listed (also when nothing matches)", 2: BAD_INPUT},
+    ),
+    "timeline": CommandHelp(
+        "one run in order across its actors",
+        "One run (a saga, a job, a pipeline run: its id as list shows it) in log order across "
+        "all its actors and streams: the time since its start, the position, the actor that "
+        "wrote each record, what caused it, and each decision's rule and reason. --format "
+        "mermaid prints a sequence diagram of actors and streams. " + READ_ONLY,
+        ("sagalog timeline o1-3", "sagalog timeline o1-3 --format mermaid > run.mmd"),
+        {0: "shown", 2: BAD_INPUT + ", or no run with that id"},
+    ),
+    "explain": CommandHelp(
+        "each decision of a run, in words",
+        "Each decision of one run in words: why it was made, the commands it issued and the "
+        "answers they got, then the steps that never started (work that did not happen). "
+        + READ_ONLY,
+        ("sagalog explain o1-3", "sagalog explain o1-3 --format json"),
+        {0: "explained", 2: BAD_INPUT + ", or no run with that id"},
+    ),
+    "show": CommandHelp(
+        "one record and its causal chain",
+        "One record in full (its envelope and data), then its causal chain: the record that "
+        "caused it, the one that caused that, and so on back to the root. " + READ_ONLY,
+        ("sagalog show 1", "sagalog show 42 --format json"),
+        {0: "shown", 2: BAD_INPUT + ", or no record at that position"},
+    ),
+    "bundle": CommandHelp(
+        "one run's records as a log of its own",
+        "Copies one run's records into a new log of their own, to attach to a ticket; every "
+        "command here opens it. Event ids, streams, correlation and causation ids, data and "
+        "the original times are kept; positions start again at 1 (the table "
+        "bundle_positions maps them back). An existing FILE is refused unless --force. The "
+        "log itself is only read.",
+        ("sagalog bundle o1-3 -o o1-3.db", "sagalog timeline o1-3 --db o1-3.db"),
+        {0: "written (the output names the file and its positions)",
+         2: BAD_INPUT + ", no run with that id, or FILE exists"},
+    ),
+    "tail": CommandHelp(
+        "follow the log live, a line per record",
+        "Follows the log live, one line per record: position, time, stream, actor, type and "
+        "a summary (a decision's rule and reason). It starts at the end, like tail -f, or "
+        "replays from --from P, and sees the commits of every process. Each line is flushed "
+        "at once, so tail | grep Failed shows failures as they happen; on a terminal each "
+        "line is cut to its width (marked with …), piped output is never cut. SIGINT or "
+        "SIGTERM stops it. " + READ_ONLY,
+        ("sagalog tail", "sagalog tail --from 1 --types OrderFailed,SagaDecided",
+         "sagalog tail --count 10 --idle-exit 5 | grep Failed"),
+        {0: "stopped: by SIGINT or SIGTERM, --count or --idle-exit",
+         2: BAD_INPUT + ", or an unknown type in --types"},
+    ),
+    "report": CommandHelp(
+        "one run as a self-contained HTML page",
+        "Writes one run as a single self-contained HTML page: a Gantt chart of its steps per "
+        "actor (failures red, compensations hatched, decisions as diamonds), the decisions "
+        "with their rule and reason, and the errors. The page fetches nothing when opened. "
+        "The file is replaced whole, never half-written; the command prints its path. The "
+        "log is only read.",
+        ("sagalog report o1-3 --html o1-3.html",),
+        {0: "written", 2: BAD_INPUT + ", or no run with that id"},
+    ),
+    "what-if": CommandHelp(
+        "replay every saga through the current code",
+        "Feeds every saga's recorded inputs to the saga code as it is now and reports each "
+        "decision that would differ: the saga, the trigger's position, the recorded decision "
+        "and the one made now (rule, reason, commands), decisions no longer made or newly "
+        "made included. Run it in CI against a copy of a production log before deploying "
+        "changed saga code: the exit code says whether anything differs. One pass over the "
+        "log; a progress bar on a terminal (on stderr, never on stdout). " + READ_ONLY,
+        ("sagalog what-if --db prod-copy.db",
+         "sagalog what-if --db prod-copy.db --format json > what-if.json"),
+        {0: "no decision would differ", 1: "a decision would differ (each one is listed)",
+         2: BAD_INPUT, 130: INTERRUPTED},
+    ),
+    "at": CommandHelp(
+        "the state of every saga as of a position or a time",
+        "Every saga started by POSITION (or by TIME, with --as-of), as it stood right after "
+        "that record: its status, the stage it was in, the reason it was undoing or how it "
+        "ended, and each step's status. The log up to there is folded exactly as the saga "
+        "actors fold it. " + READ_ONLY,
+        ("sagalog at 120", "sagalog at --as-of 2026-11-22T10:00 --format json"),
+        {0: "shown", 2: BAD_INPUT + ", or a position or time outside the log",
+         130: INTERRUPTED},
+    ),
+    "graph": CommandHelp(
+        "a saga definition as a Mermaid flowchart",
+        "Prints a saga definition as a Mermaid flowchart: the stages in order, parallel steps "
+        "side by side, gates as diamonds, a fan-out with its cap, each compensation on a "
+        "dashed edge. A step that can fail and has nothing to undo it is outlined in red and "
+        "warned about on stderr. Reads no log.",
+        ("sagalog graph order", "sagalog graph etl-source > etl.mmd"),
+        {0: "drawn (warnings included)", 2: BAD_INPUT + ", or an unknown saga"},
+    ),
+}
+"""Every command's help, by its words on the command line ("" is sagalog itself)."""
+
+JSON_SHAPES = {
+    "list": '{"runs": [{"run_id", "kind", "status", "started", "ended", "duration_s", '
+            '"events", "first_position"}], "shown", "total"}; times are ISO 8601 in UTC',
+    "explain": '{"run_id", "saga", "status", "reason", "decisions": [{"position", "rule", '
+               '"reason", "commands": [{"type", "position", "answers": [{"type", '
+               '"position", "actor"}], "expects_answer"}]}], "never_started": [{"step", '
+               '"nothing_to_undo"}]}',
+    "show": '{"record": {the keys of an export line}, "causes": [{"position", "type", '
+            '"stream_id", "event_id"}] (root last), "complete"}: complete is false when a '
+            'cause is not in this log',
+    "verify": '{"ok", "records", "first_bad_position", "problem", "quick_check"}',
+    "timeline": '{"run_id", "entries": [{"position", "recorded_at", "actor", "stream_id", '
+                '"type", "caused_by", "rule", "reason", "data"}]}',
+    "at": '{"position", "sagas": [{"saga", "saga_id", "status", "stage", "steps", "reason", '
+          '"started_position"}]}',
+    "what-if": '{"differences": [{"saga", "saga_id", "trigger_position", "trigger_type", '
+               '"recorded", "now"}] (each decision {"rule", "reason", "commands"} or null), '
+               '"summary": {"ok", "differing", "recorded_decisions", "sagas", '
+               '"last_position", "unjudged", "source_positions"}}',
+}
+"""The JSON document of each command with ``--format json``, as its help states it."""
+
+
+def _epilog(text: CommandHelp) -> str:
+    examples = "\n".join(f"  {example}" for example in text.examples)
+    exits = "\n".join(textwrap.fill(meaning, 79, initial_indent=f"  {code:<4} ",
+                                     subsequent_indent=" " * 7)
+                       for code, meaning in sorted(text.exits.items()))
+    return f"examples:\n{examples}\n\nexit codes:\n{exits}"
+
+
+def _add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str
+) -> argparse.ArgumentParser:
+    """The subparser of ``name`` with its help from :data:`HELP`, and the global flags."""
+    text = HELP[name]
+    command = commands.add_parser(
+        name.rsplit(maxsplit=1)[-1], help=text.summary,
+        description=textwrap.fill(text.description, 79),
+        epilog=_epilog(text), formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_flags(command, default=argparse.SUPPRESS)
+    return command
+
+
+def _global_flags(command: argparse.ArgumentParser, default: object) -> None:
+    """``--db`` and ``-q``, accepted before or after the command.
+
+    A subcommand's copies default to ``SUPPRESS``: given there, they set the value; not
+    given, they leave the one parsed before the command (or the top-level default).
+    """
+    command.add_argument("--db", default=default, metavar="PATH",
+                         help="the log's SQLite file (default: ./sagalog.db; the showcase: "
+                              "./sagalog-showcase/sagalog.db)")
+    command.add_argument("-q", "--quiet", action="store_true", default=default,
+                         help="no log lines on stderr")
+
+
+def _format_flag(command: argparse.ArgumentParser, name: str,
+                 choices: tuple[str, ...] = ("text", "json")) -> None:
+    shape = JSON_SHAPES.get(name)
+    command.add_argument("--format", choices=choices, default="text",
+                         help="text (the default) or " + ", ".join(choices[1:])
+                         + (f"; json is one document on stdout: {shape}" if shape else ""))
+
+
 def add_failure_flags(command: argparse.ArgumentParser) -> None:
     """The failure-injection flags shared by order and resume."""
     command.add_argument("--fail", action="append", default=[], metavar="SERVICE",
@@ -621,42 +997,47 @@ def add_failure_flags(command: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line's arguments."""
-    top = argparse.ArgumentParser(prog="sagalog", description=__doc__.split("\n\n")[0])
-    top.add_argument("--db", default=DEFAULT_DB,
-                     help="the log's SQLite file (default: %(default)s)")
-    top.add_argument("-q", "--quiet", action="store_true", help="no log lines on stderr")
-    commands = top.add_subparsers(dest="command")
-    order = commands.add_parser("order", help="place orders and wait until each has ended")
-    order.add_argument("--count", type=int, default=1)
-    order.add_argument("--concurrency", type=int, default=16)
+    """The whole command line: every command, with its help from :data:`HELP`."""
+    showcase = HELP[""]
+    top = argparse.ArgumentParser(
+        prog="sagalog", description=textwrap.fill(showcase.description, 79),
+        epilog=_epilog(showcase), formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"sagalog {__version__}")
+    _global_flags(top, default=None)
+    commands = top.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    order = _add_command(commands, "order")
+    order.add_argument("--count", type=int, default=1, metavar="N",
+                       help="how many orders (default %(default)s)")
+    order.add_argument("--concurrency", type=int, default=16, metavar="C",
+                       help="orders in flight at once (default %(default)s)")
     add_failure_flags(order)
-    add_failure_flags(commands.add_parser("resume", help="finish the orders of an existing log"))
-    exporting = commands.add_parser("export", help="the log as JSON Lines on stdout")
-    exporting.add_argument("--correlation", metavar="ID")
-    exporting.add_argument("--stream", metavar="S")
-    exporting.add_argument("--from", dest="from_position", type=int, default=1, metavar="P")
-    exporting.add_argument("--to", type=int, metavar="P")
-    importing = commands.add_parser("import", help="append a JSON Lines file, all or nothing")
-    importing.add_argument("file")
-    commands.add_parser("verify", help="check the hash chain and SQLite's integrity")
-    jobs = commands.add_parser("jobs", help="job routing (design note 000)")
-    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
-    submit = jobs_commands.add_parser("submit", help="put job messages on the pending queue")
-    submit.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
+    add_failure_flags(_add_command(commands, "resume"))
+    exporting = _add_command(commands, "export")
+    exporting.add_argument("--correlation", metavar="ID", help="only the records of this run")
+    exporting.add_argument("--stream", metavar="S", help="only the records of this stream")
+    exporting.add_argument("--from", dest="from_position", type=int, default=1, metavar="P",
+                           help="from position P on (default %(default)s)")
+    exporting.add_argument("--to", type=int, metavar="P", help="up to position P")
+    importing = _add_command(commands, "import")
+    importing.add_argument("file", metavar="FILE", help="the JSON Lines file")
+    _format_flag(_add_command(commands, "verify"), "verify")
+    jobs = _add_command(commands, "jobs")
+    submit = _add_command(jobs.add_subparsers(dest="jobs_command", required=True,
+                                              title="commands", metavar="COMMAND"),
+                          "jobs submit")
     submit.add_argument("--config", metavar="FILE", help="the jobs configuration (JSON)")
     submit.add_argument("files", nargs="+", metavar="FILE", help="one job message (JSON) each")
-    working = commands.add_parser("worker", help="run the workflows until SIGINT/SIGTERM")
+    working = _add_command(commands, "worker")
     working.add_argument("--until-idle", action="store_true", help="exit once no work is left")
-    pipeline = commands.add_parser("data-pipeline", help="collect, then load (design note 001)")
+    pipeline = _add_command(commands, "data-pipeline")
     pipeline.add_argument("--config", required=True, metavar="FILE",
                           help="the pipeline's JSON configuration")
-    master = commands.add_parser("master-pipeline", help="run the staged master pipeline once")
+    master = _add_command(commands, "master-pipeline")
     master.add_argument("--config", metavar="FILE", help="the pipeline's JSON configuration")
     master.add_argument("--maintenance", action="store_true", help="run the maintenance stage")
     master.add_argument("--resume", action="store_true",
                         help="finish the runs of an existing log instead of starting one")
-    etl_command = commands.add_parser("etl", help="probe, download, validate ETL sources")
+    etl_command = _add_command(commands, "etl")
     etl_command.add_argument("--config", metavar="FILE", help="the sources (JSON)")
     etl_command.add_argument("--dry-run", action="store_true",
                              help="stop each source after the probe and freshness check")
@@ -669,49 +1050,56 @@ def parser() -> argparse.ArgumentParser:
     etl_command.add_argument("--manifest", action="store_true",
                              help="print the manifest (the last record per source)")
     add_history_commands(commands)
-    for sub in commands.choices.values():
-        sub.add_argument("--db", default=argparse.SUPPRESS, help="the log's SQLite file")
     return top
 
 
 def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The read-only commands that explain a log."""
-    listing = commands.add_parser("list", help="every saga and run: kind, status, duration")
-    listing.add_argument("--status", metavar="S", help="only runs with this status")
-    listing.add_argument("--kind", metavar="K", help="only runs of this kind (e.g. order)")
-    listing.add_argument("--since", metavar="T", help="only runs started at or after T (UTC)")
+    from sagalog.sagas.history import STATUSES
+
+    listing = _add_command(commands, "list")
+    listing.add_argument("--status", metavar="S",
+                         help=f"only runs with this status: {', '.join(STATUSES)}")
+    listing.add_argument("--kind", metavar="K",
+                         help=f"only runs of this kind: {', '.join(dict.fromkeys(KINDS.values()))}")
+    listing.add_argument("--since", metavar="T",
+                         help="only runs started at or after T (ISO 8601; UTC unless it says)")
     listing.add_argument("--limit", type=int, default=100, metavar="N",
                          help="show the newest N (default %(default)s; 0 shows all)")
-    timeline = commands.add_parser("timeline", help="one run in order across its actors")
-    timeline.add_argument("run_id", metavar="ID")
-    timeline.add_argument("--format", choices=("text", "mermaid", "json"), default="text")
-    explaining = commands.add_parser("explain", help="each decision of a run, in words")
-    explaining.add_argument("run_id", metavar="ID")
-    showing = commands.add_parser("show", help="one record and its causal chain")
-    showing.add_argument("position", type=int, metavar="POSITION")
-    bundling = commands.add_parser("bundle", help="one run's records as a log of its own")
-    bundling.add_argument("run_id", metavar="ID")
+    _format_flag(listing, "list")
+    timeline = _add_command(commands, "timeline")
+    timeline.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
+    _format_flag(timeline, "timeline", ("text", "mermaid", "json"))
+    explaining = _add_command(commands, "explain")
+    explaining.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
+    _format_flag(explaining, "explain")
+    showing = _add_command(commands, "show")
+    showing.add_argument("position", type=int, metavar="POSITION", help="the record's position")
+    _format_flag(showing, "show")
+    bundling = _add_command(commands, "bundle")
+    bundling.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
     bundling.add_argument("-o", "--output", required=True, metavar="FILE",
                           help="the new log (refused if it exists)")
     bundling.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    tailing = commands.add_parser("tail", help="follow the log live, a line per record")
+    tailing = _add_command(commands, "tail")
     tailing.add_argument("--from", dest="from_position", type=int, metavar="P",
                          help="replay from position P (default: only new records)")
     tailing.add_argument("--types", metavar="T,...", help="only records of these types")
     tailing.add_argument("--count", type=int, metavar="N", help="stop after N records")
     tailing.add_argument("--idle-exit", type=float, metavar="S",
                          help="stop after S seconds with nothing new")
-    reporting = commands.add_parser("report", help="one run as a self-contained HTML page")
-    reporting.add_argument("run_id", metavar="ID")
+    reporting = _add_command(commands, "report")
+    reporting.add_argument("run_id", metavar="ID", help="the run's id, as list shows it")
     reporting.add_argument("--html", required=True, metavar="FILE",
                            help="write the page here (replaced whole, never half-written)")
-    commands.add_parser("what-if", help="replay every saga through the current code; exit 1 "
-                                        "if a decision would differ (a CI check)")
-    at = commands.add_parser("at", help="the state of every saga as of a position or a time")
-    at.add_argument("position", type=int, nargs="?", metavar="POSITION")
-    at.add_argument("--as-of", metavar="TIME", help="the log as it stood at TIME (UTC)")
-    at.add_argument("--format", choices=("text", "json"), default="text")
-    drawing = commands.add_parser("graph", help="a saga definition as a Mermaid flowchart")
+    _format_flag(_add_command(commands, "what-if"), "what-if")
+    at = _add_command(commands, "at")
+    at.add_argument("position", type=int, nargs="?", metavar="POSITION",
+                    help="the position to stop at")
+    at.add_argument("--as-of", metavar="TIME",
+                    help="the log as it stood at TIME (ISO 8601; UTC unless it says)")
+    _format_flag(at, "at")
+    drawing = _add_command(commands, "graph")
     drawing.add_argument("saga", metavar="SAGA_NAME", help=f"one of {', '.join(SAGA_NAMES)}")
 
 
@@ -720,7 +1108,7 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
     "resume": lambda db, a: resume(db, failure_plan(a)),
     "export": export,
     "import": lambda db, a: import_file(db, a.file),
-    "verify": lambda db, _a: verify(db),
+    "verify": lambda db, a: verify(db, a.format),
     "jobs": jobs_or_worker,
     "worker": jobs_or_worker,
     "data-pipeline": lambda db, a: data_pipeline(db, a.config),
@@ -743,7 +1131,9 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
 def dispatch(arguments: argparse.Namespace) -> int:
     """Run the chosen command."""
     command = COMMANDS.get(arguments.command or "")
-    return command(arguments.db, arguments) if command else main_job(arguments.db)
+    if command is None:
+        return main_job(arguments.db)
+    return command(arguments.db or DEFAULT_DB, arguments)
 
 
 def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
@@ -757,7 +1147,7 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
     """
     arguments = parser().parse_args(argv)
     if program:
-        _log_to_stderr(quiet=arguments.quiet or arguments.command in QUIET_COMMANDS)
+        _log_to_stderr(quiet=bool(arguments.quiet) or arguments.command in QUIET_COMMANDS)
     try:
         return dispatch(arguments)
     except SagalogError as error:
@@ -768,9 +1158,25 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
         return 3
     except BrokenPipeError:
         return 0
+    except OSError as error:  # a folder it cannot write, a full disk: the path, no traceback
+        print(f"sagalog: error: {_os_error(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("sagalog: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error(error: OSError) -> str:
+    """``path: what went wrong``, as one line (a failed copy of a tree lists every file)."""
+    failures = error.args[0] if isinstance(error, shutil.Error) and error.args else None
+    if isinstance(failures, list) and failures:
+        _source, target, why = failures[0]
+        more = f" (and {len(failures) - 1} more files)" if len(failures) > 1 else ""
+        return f"{target}: {str(why).split(': ', 1)[0]}{more}"
+    if error.filename is None:
+        return str(error)
+    paths = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
+    return f"{paths}: {error.strerror or error}"
 
 
 QUIET_COMMANDS = frozenset({"export", "list", "graph"})

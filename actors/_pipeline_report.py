@@ -122,4 +122,5 @@ class OutboxNotificationHandler:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        # JSON Lines end at "\n" only (str.splitlines also breaks at U+2028 and its kind)
+        return [json.loads(line) for line in text.split("\n") if line.strip()]

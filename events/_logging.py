@@ -20,6 +20,7 @@ imported lazily) or the first import of ``sagalog.actors`` is undone by it;
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -54,9 +55,10 @@ def enable_logging(sink: Any = None, level: str = "INFO") -> int | None:  # noqa
 
     Without a sink, the lines go to whatever sinks the application already has. With one,
     the sink gets sagalog's lines only, formatted with their bound context (actor, saga,
-    position); a sink this function added before is removed first, so calling it twice
-    does not print each line twice. Returns the id of the sink added (for
-    ``logger.remove``), or None.
+    position), in colour on a terminal unless ``NO_COLOR`` is set and not empty
+    (https://no-color.org; loguru itself does not read it); a sink this function added
+    before is removed first, so calling it twice does not print each line twice. Returns
+    the id of the sink added (for ``logger.remove``), or None.
 
     Example::
 
@@ -72,7 +74,8 @@ def enable_logging(sink: Any = None, level: str = "INFO") -> int | None:  # noqa
             logger.remove(_added.pop())
         except ValueError:  # the application removed it already
             pass
-    sink_id = logger.add(sink, level=level, format=_FORMAT, filter=_filter)
+    colorize = False if os.environ.get("NO_COLOR") else None  # None: loguru asks isatty()
+    sink_id = logger.add(sink, level=level, format=_FORMAT, filter=_filter, colorize=colorize)
     _added.append(sink_id)
     return sink_id
 

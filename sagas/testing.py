@@ -30,6 +30,7 @@ from sagalog.events import Command, Envelope, Message, new_event_id, registry
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas._definition import SagaDefinition
 from sagalog.sagas._state import Decision, SagaState, decide
+from sagalog.store import json_lines
 
 __all__ = ["SagaRun", "load_jsonl", "replay"]
 
@@ -115,10 +116,8 @@ def replay(
 def load_jsonl(path: str | Path) -> list[Envelope[Message]]:
     """The records of a JSON Lines export, decoded (and upcast) into envelopes."""
     records: list[Envelope[Message]] = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
+    for _, line in json_lines(path):  # lines end at "\n" only, as an export writes them
+        if line.strip():
             raw = json.loads(line)
             message = registry.decode(raw["type"], raw["version"], json.dumps(raw["data"]),
                                       position=raw.get("position"), stream_id=raw["stream_id"])

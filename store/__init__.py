@@ -45,8 +45,11 @@ if TYPE_CHECKING:
     from sagalog.store._transfer import (
         ImportFileError,
         ImportLine,
+        ImportResult,
         export_lines,
+        import_file,
         import_lines,
+        json_lines,
         parse_lines,
     )
     from sagalog.store._verify import VerifyReport
@@ -67,6 +70,7 @@ __all__ = [
     "ExpectedVersion",
     "ImportFileError",
     "ImportLine",
+    "ImportResult",
     "InvalidStreamIdError",
     "NotADatabaseError",
     "ReadOnlyLogError",
@@ -85,7 +89,9 @@ __all__ = [
     "WrongExpectedVersionError",
     "check_writable",
     "export_lines",
+    "import_file",
     "import_lines",
+    "json_lines",
     "parse_lines",
     "read_only_uri",
 ]
@@ -105,8 +111,8 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
         "_sqlite": ("Durability", "SqliteEventStore"),
         "_subscription": ("Subscription",),
         "_sync": ("SyncEventStore",),
-        "_transfer": ("ImportFileError", "ImportLine", "export_lines", "import_lines",
-                      "parse_lines"),
+        "_transfer": ("ImportFileError", "ImportLine", "ImportResult", "export_lines",
+                      "import_file", "import_lines", "json_lines", "parse_lines"),
         "_verify": ("VerifyReport",),
         "_writer": ("WriterStats",),
     })

@@ -50,6 +50,9 @@ class InvalidStreamIdError(StoreError, ValueError):
 class WrongExpectedVersionError(StoreError):
     """The stream is not at the version the append expected; nothing was written."""
 
+    write_index: int | None = None
+    """Which request of an ``append_all`` failed (its index), once the writer has said."""
+
     def __init__(self, stream_id: str, expected: object, actual: int) -> None:
         self.stream_id = stream_id
         self.expected = expected
@@ -63,6 +66,9 @@ class WrongExpectedVersionError(StoreError):
 
 class EventIdConflictError(StoreError):
     """An event id is already recorded with other content, or only part of an append is."""
+
+    write_index: int | None = None
+    """Which request of an ``append_all`` failed (its index), once the writer has said."""
 
     def __init__(self, event_id: UUID, reason: str, position: int | None = None) -> None:
         self.event_id = event_id

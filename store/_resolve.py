@@ -148,10 +148,14 @@ def resolve(
     previous = state.previous_hash
     timestamp = datetime.fromisoformat(recorded_at)
     want = pending.want_records
-    for write in pending.writes:
+    for number, write in enumerate(pending.writes):
         stream_id = write.stream_id
         actual = overlay.get(stream_id, state.versions.get(stream_id, 0))
-        recorded = _prior(write, state, fresh, actual)
+        try:
+            recorded = _prior(write, state, fresh, actual)
+        except (WrongExpectedVersionError, EventIdConflictError) as error:
+            error.write_index = number  # which request: an import names its line by it
+            raise
         if recorded is not None and None not in recorded:  # a repeat: answer what is stored
             results.append([envelope(row, write.messages[i])
                             for i, row in enumerate(recorded) if row is not None])

@@ -131,6 +131,19 @@ class CommitSignal:
             if follows:
                 waiter.wake()
 
+    def wake(self, types: Iterable[str]) -> None:
+        """Wake the waiters following any of ``types`` to scan the log; push them nothing.
+
+        For a commit whose records are not kept (a streamed import): a waiter's position
+        is left as it was, so no later push can skip them, and its scan reads them.
+        """
+        written = set(types)
+        with self._lock:
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            if waiter.types is None or not waiter.types.isdisjoint(written):
+                waiter.wake()
+
     def close(self) -> None:
         """Wake every waiter for good: the store is closed."""
         with self._lock:

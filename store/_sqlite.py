@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -294,6 +295,26 @@ class SqliteEventStore:
         pending = self._pending(requests, checkpoint)
         pending.want_records = want_records
         return self._writer.submit(pending).result()
+
+    def submit_stream(self, batches: Iterable[Sequence[AppendRequest]]) -> Future[int]:
+        """Append every batch of requests in ONE transaction, reading the batches as it goes.
+
+        All or nothing, like :meth:`append_all`, for more appends than memory should hold at
+        once (an import): each batch is checked, encoded and written on the writer thread
+        inside the transaction, then dropped. A batch that fails its checks, or anything
+        ``batches`` raises, rolls everything back and is the future's exception. The
+        future's result is how many records were written (a record already stored under
+        its event id, identically, is not written again).
+        """
+        self._check_open()
+
+        def pendings() -> Iterator[Pending]:
+            for batch in batches:
+                pending = self._pending(batch, None)
+                pending.want_records = False  # nobody reads them: build no envelopes
+                yield pending
+
+        return self._writer.stream(pendings())
 
     def _pending(
         self, requests: Sequence[AppendRequest], checkpoint: Checkpoint | None

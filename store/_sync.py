@@ -17,7 +17,7 @@ from uuid import UUID
 
 from sagalog.store._append import AppendRequest, Checkpoint
 from sagalog.store._blocking import SyncSubscription
-from sagalog.store._errors import StoreClosedError
+from sagalog.store._errors import StoreClosedError, StoreError
 from sagalog.store._expected import ANY, ExpectedVersion
 from sagalog.store._sqlite import Durability, SqliteEventStore
 
@@ -156,6 +156,31 @@ class SyncEventStore:
         return self.store.append_all_blocking(
             requests, checkpoint=checkpoint, want_records=want_records
         )
+
+    def append_stream(self, batches: Iterable[Sequence[AppendRequest]]) -> int:
+        """See :meth:`SqliteEventStore.submit_stream`: blocks until COMMIT; returns the count.
+
+        Interrupted while it waits (Ctrl-C), the transaction is rolled back at the next
+        batch, so an interrupted import writes nothing (closing the store waits for that).
+        """
+        if self._closed:
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+        interrupted = threading.Event()
+
+        def until_interrupted() -> Iterator[Sequence[AppendRequest]]:
+            for batch in batches:
+                if interrupted.is_set():
+                    msg = "the append was interrupted; nothing was written"
+                    raise StoreError(msg)
+                yield batch
+
+        future = self.store.submit_stream(until_interrupted())
+        try:
+            return future.result()
+        except BaseException:
+            interrupted.set()
+            raise
 
     def set_checkpoint(self, name: str, position: int) -> None:
         """See :meth:`SqliteEventStore.set_checkpoint`."""

@@ -1,26 +1,36 @@
-"""Exporting the log as JSON Lines, and importing such a file back, all or nothing.
+r"""Exporting the log as JSON Lines, and importing such a file back, all or nothing.
 
 One record a line, with the envelope's keys in order: ``position, stream_id,
 stream_version, event_id, type, version, recorded_at, correlation_id, causation_id,
 data``. Export writes what is stored (the data as recorded, before any upcasting), so a
-record this code cannot decode still exports. Import keeps stream ids, versions, event
-ids, correlation and causation; positions and times are the target log's. It checks
-every line first and appends everything in one transaction: a bad line, an unknown
-type or a conflict aborts with an error naming the line, and nothing is imported.
-Importing the same file again appends nothing (identical records under known ids).
+record this code cannot decode still exports. Its text is UTF-8, not escaped, so a line
+may hold U+2028, U+2029 or U+0085, which ``str.splitlines`` takes for line breaks: a
+JSON Lines file is split on "\n" only (:func:`json_lines`).
+
+Import keeps stream ids, versions, event ids, correlation and causation; positions and
+times are the target log's. It is all or nothing, and streams: a first pass checks every
+line and keeps none (before the log is opened, so a refused file creates no log), then a
+second reads the file again and appends it a batch at a time inside ONE transaction (see
+:meth:`SqliteEventStore.submit_stream`). A bad line, an unknown type or a conflict with
+the log aborts with an error naming the line, and nothing is imported; memory holds one
+batch, however long the file. Importing the same file again appends nothing (identical
+records under known ids).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
-from sagalog.events import ENVELOPE_FIELDS, MessageError, Registry
+from sagalog.events import ENVELOPE_FIELDS, MessageError, Registry, encode
 from sagalog.store._append import AppendRequest
 from sagalog.store._blocking import Query, direct_reader
 from sagalog.store._errors import (
@@ -36,17 +46,22 @@ if TYPE_CHECKING:
     from sagalog.events import Message
     from sagalog.store._sync import SyncEventStore
 
-__all__ = ["ImportFileError", "ImportLine", "export_lines", "import_lines", "parse_lines"]
+__all__ = ["ImportFileError", "ImportLine", "ImportResult", "export_lines", "import_file",
+           "import_lines", "json_lines", "parse_lines"]
 
 _PAGE = 5000
+_BATCH = 1000
+"""Lines appended per batch of a streamed import (a batch is what memory holds)."""
 
 
 class ImportFileError(StoreError):
     """A line of an import file is wrong, or conflicts with the log; nothing was imported."""
 
-    def __init__(self, line: int, reason: str) -> None:
+    def __init__(self, line: int, reason: str, path: str | Path | None = None) -> None:
         self.line = line
-        super().__init__(f"line {line}: {reason}; nothing was imported")
+        self.path = path
+        where = f"{path}: line {line}" if path is not None else f"line {line}"
+        super().__init__(f"{where}: {reason}; nothing was imported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,26 +193,61 @@ def _uuid(raw: bytes) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def json_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    r"""Each line of a JSON Lines file and its number (from 1), read as it goes.
+
+    Lines end at "\n" only: U+2028, U+2029, U+0085 and \x1c-\x1e are text (an export
+    writes the first three unescaped), though ``str.splitlines`` would break lines there.
+
+    Raises:
+        StoreError: the file cannot be opened.
+        ImportFileError: a line is not UTF-8 (naming it).
+
+    """
+    try:
+        handle = Path(path).open("rb")  # noqa: SIM115 - closed below, also when a line is bad
+    except OSError as error:
+        msg = f"{path}: cannot read ({error.strerror or error})"
+        raise StoreError(msg) from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):  # a binary file splits at b"\n" only
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ImportFileError(number, f"not UTF-8 ({error.reason} at byte "
+                                              f"{error.start})", path) from None
+
+
 def parse_lines(lines: Iterable[str], registry: Registry) -> list[ImportLine]:
     """Check every line; raise :class:`ImportFileError` naming the first bad one."""
-    parsed = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        parsed.append(_parse(number, text, registry))
-    return parsed
+    return list(_parsed(enumerate(lines, start=1), registry))
 
 
-def _parse(number: int, text: str, registry: Registry) -> ImportLine:
+def _parsed(numbered: Iterable[tuple[int, str]], registry: Registry,
+            path: str | Path | None = None) -> Generator[ImportLine, None, None]:
+    """Each non-blank line checked, as it is read; the first bad one raises."""
+    for number, text in numbered:
+        if text.strip():
+            yield _parse(number, text, registry, path)
+
+
+def _parse(number: int, text: str, registry: Registry, path: str | Path | None) -> ImportLine:
+    try:
+        return _checked(number, text, registry, path)
+    except RecursionError:  # json.loads of [[[[...: a traceback rather than an error
+        raise ImportFileError(number, "nested too deeply to read", path) from None
+
+
+def _checked(number: int, text: str, registry: Registry, path: str | Path | None) -> ImportLine:
     try:
         record = json.loads(text)
     except ValueError as error:
-        raise ImportFileError(number, f"not JSON ({error})") from None
+        raise ImportFileError(number, f"not JSON ({error})", path) from None
     if not isinstance(record, dict):
-        raise ImportFileError(number, "not a JSON object")
+        raise ImportFileError(number, "not a JSON object", path)
     missing = [key for key in ENVELOPE_FIELDS if key not in record and key != "position"]
     if missing:
-        raise ImportFileError(number, f"missing {', '.join(missing)}")
+        raise ImportFileError(number, f"missing {', '.join(missing)}", path)
     try:
         stream_id = check_id(record["stream_id"])
         correlation = record["correlation_id"]
@@ -205,39 +255,102 @@ def _parse(number: int, text: str, registry: Registry) -> ImportLine:
             check_id(correlation, "correlation id")
         version = record["stream_version"]
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ImportFileError(number, f"stream_version must be an integer >= 1: {version!r}")
+            raise ImportFileError(number, f"stream_version must be an integer >= 1: "
+                                          f"{version!r}", path)
         event_id = UUID(str(record["event_id"]))
         causation = None if record["causation_id"] is None else UUID(str(record["causation_id"]))
         message = registry.decode(
-            str(record["type"]), int(record["version"]),
-            json.dumps(record["data"], ensure_ascii=False), stream_id=stream_id,
+            str(record["type"]), int(record["version"]), _ENCODER.encode(record["data"]),
+            stream_id=stream_id,
         )
+        encode(message)  # refused here, with the line's number, rather than when appended
     except (InvalidStreamIdError, MessageError) as error:
-        raise ImportFileError(number, str(error)) from None
+        raise ImportFileError(number, str(error), path) from None
     except (ValueError, TypeError) as error:
-        raise ImportFileError(number, f"bad field ({error})") from None
+        raise ImportFileError(number, f"bad field ({error})", path) from None
     return ImportLine(number, stream_id, version, event_id, correlation, causation, message)
 
 
-def import_lines(store: SyncEventStore, lines: list[ImportLine]) -> int:
-    """Append the checked lines in one transaction; return how many records are new."""
-    before = store.last_position()
-    requests = [
-        AppendRequest(line.stream_id, [line.message], line.stream_version - 1,
-                      line.correlation_id, line.causation_id, [line.event_id])
-        for line in lines
-    ]
+def import_lines(
+    store: SyncEventStore,
+    lines: Iterable[ImportLine],
+    progress: Callable[[int], None] | None = None,
+    *,
+    path: str | Path | None = None,
+) -> int:
+    """Append the checked lines in one transaction, a batch at a time; return how many are new.
+
+    ``lines`` may be a generator: it is read as the batches are written (on the store's
+    writer thread), and anything it raises rolls the whole import back. ``progress`` is
+    called with the number of lines appended so far, after each batch; ``path`` is the
+    file the lines come from, named by an error.
+    """
+    current: list[ImportLine] = []  # the batch being written, to name the line that fails
+    done = 0
+
+    def batches() -> Iterator[list[AppendRequest]]:
+        nonlocal done
+        read = iter(lines)
+        while batch := list(itertools.islice(read, _BATCH)):
+            current[:] = batch
+            yield [AppendRequest(line.stream_id, [line.message], line.stream_version - 1,
+                                 line.correlation_id, line.causation_id, [line.event_id])
+                   for line in batch]
+            done += len(batch)
+            if progress is not None:
+                progress(done)
+
     try:
-        store.append_all(requests, want_records=False)
-    except WrongExpectedVersionError as error:
-        expected = "".join(ch for ch in str(error.expected) if ch.isdigit())
-        culprit = next(
-            (line for line in lines if line.stream_id == error.stream_id
-             and str(line.stream_version - 1) == expected),
-            None,
-        )
-        raise ImportFileError(culprit.line if culprit else 0, str(error)) from None
-    except EventIdConflictError as error:
-        culprit = next((line for line in lines if line.event_id == error.event_id), None)
-        raise ImportFileError(culprit.line if culprit else 0, str(error)) from None
-    return store.last_position() - before
+        return store.append_stream(batches())
+    except (WrongExpectedVersionError, EventIdConflictError) as error:
+        index = error.write_index
+        line = current[index].line if index is not None and index < len(current) else 0
+        raise ImportFileError(line, str(error), path) from None
+
+
+class ImportResult(NamedTuple):
+    """What :func:`import_file` did."""
+
+    added: int
+    """Records appended (lines already in the log, identically, are not appended twice)."""
+    lines: int
+    """Records the file holds (its non-blank lines)."""
+
+
+def import_file(
+    db: str | Path,
+    path: str | Path,
+    registry: Registry,
+    *,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> ImportResult:
+    """Append the JSON Lines file ``path`` to the log ``db``, all or nothing, streaming.
+
+    Two passes over the file: the first checks every line and keeps none, before the
+    log is opened (a refused file creates no log); the second appends it in one
+    transaction (see :func:`import_lines`). Memory holds a batch of lines, however long
+    the file; if the file changes between the passes, the second pass checks it again.
+    ``progress`` is called with ``("checking", lines, None)`` during the first pass and
+    ``("importing", lines, total)`` during the second.
+
+    Raises:
+        ImportFileError: a line is wrong or conflicts with the log (naming it and the
+            file); nothing was imported.
+        StoreError: the file cannot be read, or the log cannot be opened or written.
+
+    """
+    from sagalog.store._sync import SyncEventStore  # noqa: PLC0415 - it imports this module
+
+    total = 0
+    for total, _ in enumerate(_parsed(json_lines(path), registry, path), start=1):
+        if progress is not None and total % _BATCH == 0:
+            progress("checking", total, None)
+    if progress is not None:
+        progress("checking", total, None)
+    # The lines are read on the writer thread: the store closes (waiting for it) first.
+    with contextlib.closing(_parsed(json_lines(path), registry, path)) as lines, \
+            SyncEventStore.open(db) as store:
+        added = import_lines(
+            store, lines, None if progress is None else lambda n: progress("importing", n, total),
+            path=path)
+    return ImportResult(added, total)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sagalog.store._chain import GENESIS, record_hash
@@ -25,6 +26,10 @@ class VerifyReport:
     """What is wrong there, in words."""
     quick_check: str
     """What ``PRAGMA quick_check`` said (``ok`` when the file is sound)."""
+
+    def json(self) -> str:
+        """The report as one JSON document (``verify --format json``), its fields as keys."""
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
 
     def __str__(self) -> str:
         if self.ok:

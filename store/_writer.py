@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
@@ -194,6 +194,50 @@ class Writer:
         future: Future[T] = Future()
         self._queue.put(_Job(function, future))
         return future
+
+    def stream(self, pendings: Iterable[Pending]) -> Future[int]:
+        """Append every one of ``pendings`` in ONE transaction, taking them as it goes.
+
+        What an import needs: all or nothing, as one append is, without holding every
+        append in memory at once. ``pendings`` is iterated here, on the writer thread,
+        inside the transaction; anything it raises, and any append that fails its checks
+        (a version or an event id), rolls the whole transaction back and becomes the
+        future's exception. Appends queued meanwhile wait behind it (SQLite's write lock
+        would hold them anyway). After the commit, subscriptions are woken to scan the
+        log: nothing is pushed to them, since the records are not kept. The future's
+        result is how many records were written.
+        """
+        self._check_open()
+        self._check_writable()
+        return self.run(functools.partial(self._stream, pendings))
+
+    def _stream(self, pendings: Iterable[Pending], connection: sqlite3.Connection | None) -> int:
+        if connection is None:
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+        try:
+            if not connection.in_transaction:
+                _begin(connection)
+            if self._version < SCHEMA_VERSION:
+                self._version = _upgrade(connection)
+            written, types = _write_stream(connection, pendings, self._now())
+            connection.execute("COMMIT")
+        except BaseException as error:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise translate(error, "appending", path=self._path) from error
+            raise
+        if written:
+            self.stats.transactions += 1
+            self.stats.appends += 1
+            self.stats.records += written
+            self._signal.wake(types)
+            if self.loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                    self.loop.call_soon_threadsafe(self.on_commit)
+        return written
 
     def _check_writable(self) -> None:
         if self._read_only:
@@ -398,6 +442,31 @@ def _begin(connection: sqlite3.Connection) -> None:
             time.sleep(min(0.01 * 2**attempt, 1.0))
         else:
             return
+
+
+def _write_stream(
+    connection: sqlite3.Connection, pendings: Iterable[Pending], recorded_at: str
+) -> tuple[int, set[str]]:
+    """Resolve and insert each pending in turn, inside the open transaction.
+
+    Returns how many records were written and their types. Each pending is resolved
+    against the log as this transaction sees it (the ones before it included), and
+    dropped once inserted: memory holds one pending at a time.
+    """
+    written = 0
+    types: set[str] = set()
+    for pending in pendings:
+        state = _load_state(connection, [pending], look_up_ids=True)
+        messages: list[Message] = []
+        _, rows = resolve(pending, state, recorded_at, messages)
+        if rows:
+            _insert(connection, rows)
+            _summarise(connection, rows, messages)
+            written += len(rows)
+            types.update(row[4] for row in rows)
+        if pending.checkpoint is not None:
+            _upsert_checkpoints(connection, [(*pending.checkpoint, recorded_at)])
+    return written, types
 
 
 def _load_state(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import os
+import pty
 import select
+import struct
 import subprocess
+import termios
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -201,3 +205,68 @@ def folder_bytes(folder: Path) -> dict[str, str]:
     """Every file of ``folder``, by name, with the SHA-256 of its bytes."""
     return {file.name: hashlib.sha256(file.read_bytes()).hexdigest()
             for file in sorted(folder.iterdir()) if file.is_file()}
+
+
+def on_a_terminal(
+    command: list[str],
+    *,
+    stdout: bool = False,
+    columns: int = 80,
+    env: dict[str, str | None] | None = None,
+    cwd: Path | str | None = None,
+    timeout: float = 120.0,
+) -> tuple[int, str, str]:
+    """Run ``command`` with stderr (and, asked, stdout) on a pseudo-terminal ``columns`` wide.
+
+    Returns the exit code, what the terminal got (its line discipline writes each "\\n" as
+    "\\r\\n"), and what went to the stdout pipe when stdout is not the terminal. The child
+    inherits this environment less ``COLUMNS`` and ``LINES`` (they override the terminal's
+    size), changed by ``env`` (None unsets a variable).
+    """
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("COLUMNS", "LINES")}
+    environment.update(env or {})
+    deadline = time.monotonic() + timeout
+    try:
+        process = subprocess.Popen(command, stdout=follower if stdout else subprocess.PIPE,
+                                   stderr=follower, stdin=subprocess.DEVNULL, cwd=cwd,
+                                   env={k: v for k, v in environment.items() if v is not None})
+        os.close(follower)
+        follower = -1
+        terminal: list[bytes] = []
+        piped: list[bytes] = []
+        streams = {leader: terminal}
+        if process.stdout is not None:
+            streams[process.stdout.fileno()] = piped
+        try:
+            _drain(streams, deadline)
+        except TimeoutError:
+            process.kill()
+            raise
+        code = process.wait(timeout=max(deadline - time.monotonic(), 1))
+        if process.stdout is not None:
+            process.stdout.close()
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    return code, b"".join(terminal).decode(), b"".join(piped).decode()
+
+
+def _drain(streams: dict[int, list[bytes]], deadline: float) -> None:
+    """Read every stream to its end, all at once: a full pipe or terminal blocks its writer."""
+    while streams:
+        ready, _, _ = select.select(list(streams), [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            raise TimeoutError("the command was still writing at the deadline")
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the terminal is closed (EIO) and drained
+                chunk = b""
+            if chunk:
+                streams[fd].append(chunk)
+            else:
+                del streams[fd]

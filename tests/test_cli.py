@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 RUN = str(Path(__file__).resolve().parent.parent / "run.py")
 
@@ -19,16 +26,25 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def jsonl(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split on \\n only, as ``str.splitlines`` is not."""
+    return text.split("\n")[:-1]
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_main_job_runs_every_workflow_on_the_default_database(tmp_path: Path) -> None:
-    """`python run.py` runs the showcase on ./sagalog.db, verifies it, and says how to look."""
+def test_main_job_runs_every_workflow_in_its_own_folder(tmp_path: Path) -> None:
+    """`python run.py` names ./sagalog-showcase/ first, writes only there, says how to look."""
     result = cli(cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "sagalog.db").exists()
     out = result.stdout
+    assert out.splitlines()[0] == ("sagalog: the showcase writes everything under "
+                                   "./sagalog-showcase/ (its log: sagalog-showcase/sagalog.db)")
+    assert [path.name for path in tmp_path.iterdir()] == ["sagalog-showcase"]
+    assert (tmp_path / "sagalog-showcase" / "sagalog.db").exists()
+    assert "design note" not in out
     assert "total                       12" in out
     assert "worker stopped (no work left): 2 JobCompleted, 0 JobFailed, 1 JobRejected" in out
     assert ": success\n" in out
@@ -42,10 +58,83 @@ def test_main_job_runs_every_workflow_on_the_default_database(tmp_path: Path) ->
     assert {("order", "completed"), ("order", "failed"), ("job", "completed"),
             ("job", "rejected"), ("data-pipeline", "completed"),
             ("master-pipeline", "completed"), ("etl-source", "completed")} <= rows
-    hint = next(line for line in out.splitlines() if "run.py explain" in line).split()
-    explained = cli("explain", hint[hint.index("explain") + 1], cwd=tmp_path)
-    assert explained.returncode == 0, explained.stderr
-    assert explained.stdout.startswith("order ")
+    hints = out[out.index("explore it: "):].removeprefix("explore it: ").splitlines()
+    assert len(hints) == 5
+    for hint in hints:  # pasted into a shell in the same folder, each works
+        line = hint.strip()
+        assert line.startswith(f"python {RUN} ")
+        assert "--db sagalog-showcase/sagalog.db" in line
+        pasted = subprocess.run(  # noqa: S602 - a pasted line is run by a shell
+            line.replace("python", shlex.quote(sys.executable), 1), shell=True, cwd=tmp_path,
+            capture_output=True, text=True, timeout=60, check=False)
+        assert pasted.returncode == 0, (line, pasted.stderr)
+        assert pasted.stdout, line
+    explained = next(hint for hint in hints if " explain " in hint)
+    assert "failed" in cli(*shlex.split(explained)[2:], cwd=tmp_path).stdout.splitlines()[0]
+
+
+def test_main_job_with_a_log_path_writes_everything_beside_it(tmp_path: Path) -> None:
+    """--db demo/app.db: the folder is named first, made if missing, and holds it all."""
+    result = cli("--db", "demo/app.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "sagalog: the showcase writes everything beside its log demo/app.db, in demo/ "
+        "(app.db and app.db.*)")
+    assert [path.name for path in tmp_path.iterdir()] == ["demo"]
+    made = sorted(path.name for path in (tmp_path / "demo").iterdir())
+    assert "app.db" in made
+    assert "app.db.showcase" in made
+    assert all(name == "app.db" or name.startswith(("app.db.", "app.db-"))
+               for name in made), made
+    assert "explore it: python " in result.stdout
+    assert f"{RUN} list --db demo/app.db\n" in result.stdout
+
+
+@contextlib.contextmanager
+def mounted(*commands: list[str], target: Path) -> Iterator[Path]:
+    """``target`` mounted by ``commands`` (as root); skipped where mounting is not allowed."""
+    done = 0
+    try:
+        for command in commands:
+            mount = subprocess.run(command, capture_output=True, text=True, check=False)
+            if mount.returncode != 0:
+                pytest.skip(f"cannot mount here ({' '.join(command)}: {mount.stderr.strip()})")
+            done += 1
+        yield target
+    finally:
+        if done:
+            subprocess.run(["umount", str(target)], check=True)
+
+
+def test_main_job_in_a_read_only_folder_is_one_error_naming_it(tmp_path: Path) -> None:
+    """A read-only bind mount (root ignores chmod): exit 2, the path, no traceback."""
+    (tmp_path / "source").mkdir()
+    (tmp_path / "ro").mkdir()
+    with mounted(["mount", "--bind", str(tmp_path / "source"), str(tmp_path / "ro")],
+                 ["mount", "-o", "remount,bind,ro", str(tmp_path / "ro")],
+                 target=tmp_path / "ro") as folder:
+        for arguments, message in (
+            ([], "sagalog-showcase: Read-only file system"),
+            (["--db", "app.db"], "app.db.showcase: Read-only file system"),
+            (["--db", "sub/app.db"], "sub: Read-only file system"),
+        ):
+            result = cli(*arguments, cwd=folder)
+            assert result.returncode == 2, (arguments, result.stderr)
+            assert result.stdout.startswith("sagalog: the showcase writes everything ")
+            assert result.stderr == f"sagalog: error: {message}\n", arguments
+        assert list(folder.iterdir()) == []
+
+
+def test_main_job_on_a_full_disk_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    """A 64 KB file system cannot hold the showcase's copies: ENOSPC, one line, exit 2."""
+    (tmp_path / "tiny").mkdir()
+    with mounted(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path / "tiny")],
+                 target=tmp_path / "tiny") as folder:
+        result = cli(cwd=folder)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("sagalog: error: sagalog-showcase/sagalog.db.showcase/")
+    assert "No space left on device" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_order_with_a_failing_service_fails_and_says_so(tmp_path: Path) -> None:
@@ -74,7 +163,7 @@ def test_export_import_round_trip_and_idempotent_import(tmp_path: Path) -> None:
     assert cli("order", "--db", "a.db", "--count", "5", "--fail-rate", "0.3",
                cwd=tmp_path).returncode == 0
     exported = cli("export", "--db", "a.db", cwd=tmp_path)
-    lines = exported.stdout.splitlines()
+    lines = jsonl(exported.stdout)
     first = json.loads(lines[0])
     assert list(first) == ["position", "stream_id", "stream_version", "event_id", "type",
                            "version", "recorded_at", "correlation_id", "causation_id", "data"]
@@ -83,7 +172,7 @@ def test_export_import_round_trip_and_idempotent_import(tmp_path: Path) -> None:
     assert f"imported {len(lines)} new records" in imported.stdout, imported.stderr
     again = cli("import", "--db", "b.db", "log.jsonl", cwd=tmp_path)
     assert "imported 0 new records" in again.stdout
-    reexported = cli("export", "--db", "b.db", cwd=tmp_path).stdout.splitlines()
+    reexported = jsonl(cli("export", "--db", "b.db", cwd=tmp_path).stdout)
     keys = ("stream_id", "stream_version", "event_id", "type", "correlation_id", "causation_id",
             "data")
     assert [{k: json.loads(x)[k] for k in keys} for x in reexported] == [
@@ -94,26 +183,26 @@ def test_export_import_round_trip_and_idempotent_import(tmp_path: Path) -> None:
 def test_export_filters(tmp_path: Path) -> None:
     """--correlation, --stream, --from and --to select records."""
     cli("order", "--db", "a.db", "--count", "3", cwd=tmp_path)
-    one = [json.loads(x) for x in cli("export", "--db", "a.db", "--correlation", "o1-2",
-                                      cwd=tmp_path).stdout.splitlines()]
+    one = [json.loads(x) for x in jsonl(cli("export", "--db", "a.db", "--correlation", "o1-2",
+                                            cwd=tmp_path).stdout)]
     assert one
     assert {r["correlation_id"] for r in one} == {"o1-2"}
-    window = [json.loads(x)["position"] for x in cli("export", "--db", "a.db", "--from", "3",
-                                                     "--to", "7", cwd=tmp_path).stdout.splitlines()]
+    window = [json.loads(x)["position"] for x in jsonl(cli("export", "--db", "a.db", "--from",
+                                                           "3", "--to", "7", cwd=tmp_path).stdout)]
     assert window == [3, 4, 5, 6, 7]
 
 
 def test_import_of_a_bad_line_names_it_and_imports_nothing(tmp_path: Path) -> None:
     """A malformed line aborts the import with its number; the target log is untouched."""
     cli("order", "--db", "a.db", "--count", "2", cwd=tmp_path)
-    lines = cli("export", "--db", "a.db", cwd=tmp_path).stdout.splitlines()
+    lines = jsonl(cli("export", "--db", "a.db", cwd=tmp_path).stdout)
     lines[3] = lines[3].replace('"type":"', '"type":"Unknown')
     (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n{not json\n")
     cli("order", "--db", "target.db", "--count", "1", cwd=tmp_path)
     before = digest(tmp_path / "target.db")
     result = cli("import", "--db", "target.db", "bad.jsonl", cwd=tmp_path)
     assert result.returncode == 2
-    assert "line 4:" in result.stderr
+    assert "bad.jsonl: line 4:" in result.stderr
     assert "Traceback" not in result.stderr
     assert digest(tmp_path / "target.db") == before
     missing = cli("import", "--db", "fresh.db", "bad.jsonl", cwd=tmp_path)
@@ -145,6 +234,13 @@ def test_verify_command_reports_tampering_with_exit_1(tmp_path: Path) -> None:
     result = cli("verify", "--db", "x.db", cwd=tmp_path)
     assert result.returncode == 1
     assert "position 4" in result.stdout
+    as_json = cli("verify", "--db", "x.db", "--format", "json", cwd=tmp_path)
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert list(report) == ["ok", "records", "first_bad_position", "problem", "quick_check"]
+    assert (report["ok"], report["first_bad_position"], report["quick_check"]) == (
+        False, 4, "ok")
+    assert report["problem"] in result.stdout
 
 
 def test_bad_database_file_gives_one_line_and_no_traceback(tmp_path: Path) -> None:
@@ -164,3 +260,82 @@ def test_bad_flags_are_one_line_errors(tmp_path: Path) -> None:
     """An unknown service or a rate out of range is refused clearly."""
     assert "--fail takes one of" in cli("order", "--fail", "teleport", cwd=tmp_path).stderr
     assert "--fail-rate must be" in cli("order", "--fail-rate", "2", cwd=tmp_path).stderr
+
+
+def test_an_export_holding_line_separators_imports_back(tmp_path: Path) -> None:
+    """U+2028, U+2029, U+0085 and \\x1c-\\x1e in a record: export, import, export again."""
+    odd = "a\u2028b\u2029c\u0085d\x1ce\x1df\x1eg"
+    code = ("import sys\n"
+            "from sagalog.events.orders import OrderPlaced\n"
+            "from sagalog.store import SyncEventStore\n"
+            "with SyncEventStore.open(sys.argv[1]) as store:\n"
+            "    store.append('order-x', [OrderPlaced(order_id='x', product_id='p',\n"
+            "                 amount_cents=1, address=sys.argv[2])], correlation_id='x')\n"
+            "    store.append('order-y', [OrderPlaced(order_id='y', product_id='p',\n"
+            "                 amount_cents=2)], correlation_id='y')\n")
+    subprocess.run([sys.executable, "-c", code, "a.db", odd], cwd=tmp_path, check=True)
+    exported = cli("export", "--db", "a.db", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "\u2028" in exported.stdout  # written raw: splitting on it would break the line
+    (tmp_path / "backup.jsonl").write_text(exported.stdout, encoding="utf-8")
+    imported = cli("import", "backup.jsonl", "--db", "b.db", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout == "imported 2 new records of 2 lines from backup.jsonl\n"
+    again = jsonl(cli("export", "--db", "b.db", cwd=tmp_path).stdout)
+    assert [json.loads(line)["data"] for line in again] == [
+        json.loads(line)["data"] for line in jsonl(exported.stdout)]
+    assert json.loads(again[0])["data"]["address"] == odd
+
+
+def test_a_line_with_nul_or_nested_too_deeply_is_one_error_naming_it(tmp_path: Path) -> None:
+    """A NUL, raw or escaped, and 100,000 nested brackets: exit 2, the line, no log made."""
+    cli("order", "--db", "a.db", "--count", "2", cwd=tmp_path)
+    lines = jsonl(cli("export", "--db", "a.db", cwd=tmp_path).stdout)
+    placed = next(number for number, line in enumerate(lines, start=1) if "OrderPlaced" in line)
+    for name, change, reason in (
+        ("raw", "cust\x00omer", "not JSON (Invalid control character"),
+        ("escaped", "cust\\u0000omer", "it contains a NUL character"),
+        ("deep", "[" * 100_000 + "]" * 100_000, "nested too deeply to read"),
+    ):
+        edited = list(lines)
+        old = '"customer":"customer"'
+        new = f'"customer":"{change}"' if name != "deep" else f'"customer":{change}'
+        edited[placed - 1] = edited[placed - 1].replace(old, new)
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(edited) + "\n", encoding="utf-8")
+        result = cli("import", f"{name}.jsonl", "--db", f"{name}.db", cwd=tmp_path)
+        assert result.returncode == 2, (name, result.stderr)
+        assert result.stderr.startswith(f"sagalog: error: {name}.jsonl: line {placed}: "), name
+        assert reason in result.stderr, name
+        assert result.stderr.count("\n") == 1, name
+        assert not (tmp_path / f"{name}.db").exists(), name
+
+
+def test_an_import_interrupted_while_appending_leaves_the_log_empty(tmp_path: Path) -> None:
+    """Ctrl-C during the second pass: exit 130, and the transaction is rolled back."""
+    code = ("import sys\n"
+            "from sagalog.events.orders import OrderPlaced\n"
+            "from sagalog.store import AppendRequest, SyncEventStore\n"
+            "with SyncEventStore.open(sys.argv[1], durability='off') as store:\n"
+            "    for start in range(0, 40_000, 5_000):\n"
+            "        store.append_all([AppendRequest(f'order-{n}', [OrderPlaced(order_id=str(n),\n"
+            "                          product_id='p', amount_cents=n)], correlation_id=str(n))\n"
+            "                          for n in range(start, start + 5_000)])\n")
+    subprocess.run([sys.executable, "-c", code, "a.db"], cwd=tmp_path, check=True)
+    with (tmp_path / "a.jsonl").open("w", encoding="utf-8") as out:
+        subprocess.run([sys.executable, RUN, "-q", "export", "--db", "a.db"], cwd=tmp_path,
+                       stdout=out, check=True)
+    importing = subprocess.Popen([sys.executable, RUN, "-q", "import", "a.jsonl", "--db", "b.db"],
+                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "b.db").exists():  # the second pass opens the log
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            importing.wait(timeout=0.01)
+        assert importing.returncode is None, importing.communicate()
+        assert time.monotonic() < deadline, "the import never opened the log"
+    importing.send_signal(signal.SIGINT)
+    out, err = importing.communicate(timeout=60)
+    assert importing.returncode == 130, out + err
+    assert err == "sagalog: interrupted\n"
+    with sqlite3.connect(tmp_path / "b.db") as raw:
+        assert raw.execute("SELECT count(*) FROM events").fetchone() == (0,)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 from sagalog.actors import Actor, Runtime, VirtualClock, handles
 from sagalog.events import Command, Envelope, Message
+from tests.support import on_a_terminal
+
+RUN = str(Path(__file__).resolve().parent.parent / "run.py")
 
 
 def test_importing_sagalog_adds_no_sink_and_logs_nothing(tmp_path) -> None:
@@ -67,3 +74,16 @@ def test_handler_lines_are_bound_to_actor_correlation_and_position(db_path: str,
     assert len(handled) == 1
     extra = handled[0]["extra"]
     assert (extra["actor"], extra["correlation"], extra["position"]) == ("Door", "visit-7", 1)
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("", True), ("1", False)])
+def test_log_lines_on_a_terminal_are_coloured_unless_no_color_is_set(
+        tmp_path: Path, no_color: str | None, coloured: bool) -> None:
+    """https://no-color.org: NO_COLOR set and not empty turns colour off; empty counts as unset."""
+    code, terminal, piped = on_a_terminal([sys.executable, RUN, "order", "--db", "x.db"],
+                                          env={"NO_COLOR": no_color}, cwd=tmp_path)
+    assert code == 0, terminal
+    assert piped.startswith("order o1-1: ")
+    assert " INFO    sagalog." in re.sub(r"\x1b\[[0-9;]*m", "", terminal)  # coloured or not
+    assert ("\x1b[" in terminal) is coloured
+    assert "\x1b[" not in piped

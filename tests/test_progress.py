@@ -5,8 +5,6 @@ The terminal is a real pseudo-terminal (``pty``) given to the command as its std
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from sagalog.actors import Ledger, Runtime
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
 from sagalog.store import SyncEventStore
+from tests.support import on_a_terminal as terminal
 
 RUN = Path(__file__).resolve().parents[1] / "run.py"
 
@@ -33,28 +32,9 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def on_a_terminal(*arguments: str) -> str:
     """Run a command with stderr on a pseudo-terminal; return what the terminal got."""
-    leader, follower = pty.openpty()
-    try:
-        process = subprocess.run([sys.executable, str(RUN), "-q", *arguments],
-                                 stdout=subprocess.DEVNULL, stderr=follower, timeout=60,
-                                 check=False)
-        os.close(follower)
-        follower = -1
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal is closed and drained
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(leader)
-        if follower != -1:
-            os.close(follower)
-    assert process.returncode == 0
-    return b"".join(chunks).decode()
+    code, drawn, _ = terminal([sys.executable, str(RUN), "-q", *arguments])
+    assert code == 0
+    return drawn
 
 
 @pytest.mark.parametrize(("command", "label"), [(["verify"], "verifying"),
@@ -73,3 +53,22 @@ def test_a_terminal_gets_a_bar_and_a_pipe_gets_none(log: Path, command: list[str
     assert piped.returncode == 0
     assert label not in piped.stderr
     assert "[#" not in piped.stderr
+
+
+def test_import_shows_its_two_passes_on_a_terminal_and_nothing_piped(log: Path,
+                                                                      tmp_path: Path) -> None:
+    """First the lines checked (a count), then the lines appended (a bar)."""
+    exported = subprocess.run([sys.executable, str(RUN), "-q", "export", "--db", str(log)],
+                              capture_output=True, text=True, timeout=60, check=True).stdout
+    (tmp_path / "log.jsonl").write_text(exported, encoding="utf-8")
+    total = exported.count("\n")
+    drawn = on_a_terminal("import", str(tmp_path / "log.jsonl"), "--db",
+                          str(tmp_path / "a.db"))
+    assert f"checking {total:,}" in drawn
+    assert f"importing [##############################] {total:,}/{total:,}" in drawn
+    piped = subprocess.run([sys.executable, str(RUN), "-q", "import",
+                            str(tmp_path / "log.jsonl"), "--db", str(tmp_path / "b.db")],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""
+    assert piped.stdout.startswith(f"imported {total} new records of {total} lines from ")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         UnknownRunError,
         UnknownSagaError,
     )
-    from sagalog.sagas.history._explain import explain
+    from sagalog.sagas.history._explain import Explanation, explain, explanation
     from sagalog.sagas.history._fold import Folded, SagaFold
     from sagalog.sagas.history._graph import mermaid_flowchart, uncompensated
     from sagalog.sagas.history._html import render_html, write_report
@@ -35,19 +35,27 @@ if TYPE_CHECKING:
         newest_runs,
         open_read_only,
         render_runs,
+        runs_json,
     )
-    from sagalog.sagas.history._show import causal_chain, show
+    from sagalog.sagas.history._show import causal_chain, show, show_json
     from sagalog.sagas.history._steps import Step, actor_deaths, errors_of, steps_of
     from sagalog.sagas.history._tail import (
         POLL_S,
         LogFollower,
         TailOptions,
         check_types,
+        fit_width,
         tail,
         tail_line,
     )
     from sagalog.sagas.history._timeline import Entry, Timeline, read_timeline
-    from sagalog.sagas.history._whatif import DecisionText, Difference, WhatIfReport, what_if
+    from sagalog.sagas.history._whatif import (
+        DecisionText,
+        Difference,
+        WhatIfPrinter,
+        WhatIfReport,
+        what_if,
+    )
 
 __all__ = [
     "EXTERNAL",
@@ -59,6 +67,7 @@ __all__ = [
     "DecisionText",
     "Difference",
     "Entry",
+    "Explanation",
     "Folded",
     "LogFollower",
     "LogReaderProtocol",
@@ -73,6 +82,7 @@ __all__ = [
     "Timeline",
     "UnknownRunError",
     "UnknownSagaError",
+    "WhatIfPrinter",
     "WhatIfReport",
     "actor_deaths",
     "bundle",
@@ -80,6 +90,8 @@ __all__ = [
     "check_types",
     "errors_of",
     "explain",
+    "explanation",
+    "fit_width",
     "list_runs",
     "mermaid_flowchart",
     "newest_runs",
@@ -90,7 +102,9 @@ __all__ = [
     "render_html",
     "render_runs",
     "render_states",
+    "runs_json",
     "show",
+    "show_json",
     "state_at",
     "states_json",
     "steps_of",
@@ -107,17 +121,18 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
         "_bundle": ("BundleResult", "bundle"),
         "_errors": ("BundleExistsError", "PositionOutOfRangeError", "TimeOutOfRangeError",
                     "UnknownRunError", "UnknownSagaError"),
-        "_explain": ("explain",),
+        "_explain": ("Explanation", "explain", "explanation"),
         "_fold": ("Folded", "SagaFold"),
         "_graph": ("mermaid_flowchart", "uncompensated"),
         "_html": ("render_html", "write_report"),
         "_producers": ("EXTERNAL", "TIMERS", "producers"),
         "_readonly": ("LogReaderProtocol", "ReadOnlyLog"),
         "_runs": ("STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only",
-                  "render_runs"),
-        "_show": ("causal_chain", "show"),
+                  "render_runs", "runs_json"),
+        "_show": ("causal_chain", "show", "show_json"),
         "_steps": ("Step", "actor_deaths", "errors_of", "steps_of"),
-        "_tail": ("POLL_S", "LogFollower", "TailOptions", "check_types", "tail", "tail_line"),
+        "_tail": ("POLL_S", "LogFollower", "TailOptions", "check_types", "fit_width", "tail",
+                  "tail_line"),
         "_timeline": ("Entry", "Timeline", "read_timeline"),
-        "_whatif": ("DecisionText", "Difference", "WhatIfReport", "what_if"),
+        "_whatif": ("DecisionText", "Difference", "WhatIfPrinter", "WhatIfReport", "what_if"),
     })

@@ -12,6 +12,7 @@ connection, so listing cannot write to a log a worker is writing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,8 @@ from sagalog.store import read_only_uri
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-__all__ = ["STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only", "render_runs"]
+__all__ = ["STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only", "render_runs",
+           "runs_json"]
 
 _ENDING = {"complete": "completed", "fail": "failed", "end": "ended",
            "escalate": "manual_review"}
@@ -125,13 +127,16 @@ def list_runs(
 
     """
     _check_status(status)
+    kinds = kinds or {}
     connection = open_read_only(path)
     try:
         query = _SUMMARY if _has_summary(connection) else _QUERY
         rows = connection.execute(query).fetchall()
     finally:
         connection.close()
-    return _summaries(rows, kinds or {}, status, kind, since)
+    runs = _summaries(rows, kinds, None, None, None)
+    _check_kind(kind, kinds, {run.kind for run in runs} if _unknown(kind, kinds) else set())
+    return _summaries(rows, kinds, status, kind, since)
 
 
 def newest_runs(
@@ -154,8 +159,15 @@ def newest_runs(
     connection = open_read_only(path)
     try:
         if not _has_summary(connection):
-            runs = _summaries(connection.execute(_QUERY).fetchall(), kinds, status, kind, since)
+            rows = connection.execute(_QUERY).fetchall()
+            if _unknown(kind, kinds):
+                _check_kind(kind, kinds, {run.kind for run in _summaries(rows, kinds, None,
+                                                                        None, None)})
+            runs = _summaries(rows, kinds, status, kind, since)
             return (runs[-limit:] if limit else runs), len(runs)
+        if _unknown(kind, kinds):
+            _check_kind(kind, kinds, {first for (first,) in connection.execute(
+                "SELECT first_type FROM runs WHERE first_type = ? LIMIT 1", (kind,))})
         where, params = _where(kinds, status, kind, since)
         connection.execute("BEGIN")  # one snapshot for the count and the page
         count = f"SELECT count(*) FROM runs{where}"  # noqa: S608 - placeholders only
@@ -172,6 +184,22 @@ def _check_status(status: str | None) -> None:
     if status is not None and status not in STATUSES:
         msg = f"--status must be one of {', '.join(STATUSES)}, not {status!r}"
         raise SagalogError(msg)
+
+
+def _unknown(kind: str | None, kinds: Mapping[str, str]) -> bool:
+    return kind is not None and kind not in kinds.values()
+
+
+def _check_kind(kind: str | None, kinds: Mapping[str, str], listed: set[str]) -> None:
+    """Refuse a kind that is neither a saga's nor one ``listed`` by the log.
+
+    A run no saga starts is listed under its first record's type: that is a kind too.
+    """
+    if kind is None or kind in kinds.values() or (kind in listed and kind not in kinds):
+        return
+    names = ", ".join(dict.fromkeys(kinds.values())) or "the kinds this log lists"
+    msg = f"--kind must be one of {names}, not {kind!r}"
+    raise SagalogError(msg)
 
 
 def _has_summary(connection: sqlite3.Connection) -> bool:
@@ -262,3 +290,20 @@ def render_runs(runs: list[RunSummary], limit: int = 0, *, total: int | None = N
 
 def _cut(text: str, width: int) -> str:
     return text[: width - 1] + "…"
+
+
+def runs_json(runs: list[RunSummary], total: int | None = None) -> str:
+    """The runs as one JSON document (``list --format json``), for tools.
+
+    ``{"runs": [{"run_id", "kind", "status", "started", "ended", "duration_s", "events",
+    "first_position"}], "shown", "total"}``: times are ISO 8601 in UTC, ``shown`` is how
+    many runs the document holds, ``total`` how many matched (see :func:`render_runs`).
+    """
+    return json.dumps({
+        "runs": [{"run_id": run.run_id, "kind": run.kind, "status": run.status,
+                  "started": run.started.isoformat(), "ended": run.ended.isoformat(),
+                  "duration_s": run.duration, "events": run.events,
+                  "first_position": run.first_position} for run in runs],
+        "shown": len(runs),
+        "total": len(runs) if total is None else total,
+    }, indent=2, ensure_ascii=False)

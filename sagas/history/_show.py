@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from sagalog.events import Envelope, Message
     from sagalog.store import SyncEventStore
 
-__all__ = ["causal_chain", "show"]
+__all__ = ["causal_chain", "show", "show_json"]
 
 MAX_CHAIN = 10_000
 """A chain longer than this is cut (a cycle cannot be recorded, but a log can be edited)."""
@@ -59,3 +59,31 @@ def show(store: SyncEventStore, position: int) -> str:
     elif record.causation_id is not None:
         lines.append("causal chain: its cause is not in this log")
     return "\n".join(lines)
+
+
+def show_json(store: SyncEventStore, position: int) -> str:
+    """The record at ``position`` and its causal chain as one JSON document (``show``).
+
+    ``{"record": {...}, "causes": [...], "complete"}``: the record has the keys of an
+    export line (its data decoded, so upcast to the current version); each cause, root
+    last, has ``position``, ``type``, ``stream_id`` and ``event_id``; ``complete`` says
+    whether the chain reaches a record nothing in the log caused (appended from outside),
+    false when a cause is not in this log (a bundle, a filtered import).
+    """
+    chain = causal_chain(store, position)
+    record = chain[0]
+    return json.dumps({
+        "record": {
+            "position": record.position, "stream_id": record.stream_id,
+            "stream_version": record.stream_version, "event_id": str(record.event_id),
+            "type": record.type, "version": record.version,
+            "recorded_at": record.recorded_at.isoformat(),
+            "correlation_id": record.correlation_id,
+            "causation_id": None if record.causation_id is None else str(record.causation_id),
+            "data": record.data.model_dump(mode="json"),
+        },
+        "causes": [{"position": cause.position, "type": cause.type,
+                    "stream_id": cause.stream_id, "event_id": str(cause.event_id)}
+                   for cause in chain[1:]],
+        "complete": chain[-1].causation_id is None,
+    }, indent=2, ensure_ascii=False)

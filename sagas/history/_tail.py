@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import threading
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
     from sagalog.events import Envelope, Message, Registry
 
-__all__ = ["POLL_S", "LogFollower", "TailOptions", "check_types", "tail", "tail_line"]
+__all__ = ["POLL_S", "LogFollower", "TailOptions", "check_types", "fit_width", "tail",
+           "tail_line"]
 
 POLL_S = 0.1
 """How often a caught-up follower looks for new records (a query of microseconds)."""
@@ -159,6 +161,33 @@ def tail_line(record: Envelope[Message], actor: str) -> str:
     summary = Entry(record, actor, None).summary().translate(_ONE_LINE)
     return (f"{record.position:>8}  {moment}  {record.stream_id}  {actor}  "
             f"{record.type}: {summary}")
+
+
+def fit_width(line: str, columns: int) -> str:
+    """``line`` cut to ``columns`` terminal cells, the cut marked with "…"; whole if it fits.
+
+    A line longer than the terminal wraps onto the next, and a live tail becomes hard to
+    scan. Cells, not characters: an East Asian wide character takes two, a combining mark
+    none. A width under 2 (a terminal that reports none) cuts nothing.
+    """
+    if columns < 2 or (len(line) <= columns and line.isascii()):
+        return line
+    used = 0
+    cut = None  # where the line is cut if it does not fit: the last cell is the "…"
+    for index, char in enumerate(line):
+        cells = _cells(char)
+        if cut is None and used + cells > columns - 1:
+            cut = index
+        used += cells
+        if used > columns:
+            return line[:cut] + "…"
+    return line
+
+
+def _cells(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
 def check_types(names: Sequence[str], registry: Registry = default_registry) -> list[str]:

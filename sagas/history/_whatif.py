@@ -20,6 +20,7 @@ on it yet, so "nothing recorded" is not a difference there.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -31,13 +32,14 @@ from sagalog.sagas.history._readonly import records_up_to
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Any, Literal
 
     from sagalog.events import Envelope, Event, Message
     from sagalog.sagas._definition import SagaDefinition
     from sagalog.sagas._state import Decision
     from sagalog.sagas.history._readonly import LogReaderProtocol
 
-__all__ = ["DecisionText", "Difference", "WhatIfReport", "what_if"]
+__all__ = ["DecisionText", "Difference", "WhatIfPrinter", "WhatIfReport", "what_if"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class DecisionText:
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.reason} -> {', '.join(self.commands) or 'no command'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"rule", "reason", "commands"}``, for tools."""
+        return {"rule": self.rule, "reason": self.reason, "commands": list(self.commands)}
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,13 @@ class Difference:
                 f"{self.trigger_position}:\n"
                 f"  recorded: {self.recorded or '(no such decision)'}\n"
                 f"  now:      {self.new or '(no such decision)'}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """For tools: ``recorded`` and ``now`` are decisions or None (see the class)."""
+        return {"saga": self.saga, "saga_id": self.saga_id,
+                "trigger_position": self.trigger_position, "trigger_type": self.trigger_type,
+                "recorded": None if self.recorded is None else self.recorded.to_dict(),
+                "now": None if self.new is None else self.new.to_dict()}
 
 
 @dataclass
@@ -117,6 +130,54 @@ class WhatIfReport:
         else:
             lines.append(f"{self.differing} decisions would differ: checked {checked}")
         return "\n".join(lines)
+
+
+    def summary(self, source_range: tuple[int, int] | None = None) -> dict[str, Any]:
+        """What was compared, for tools; ``source_range`` is a bundle's source positions."""
+        return {"ok": self.ok, "differing": self.differing,
+                "recorded_decisions": self.recorded, "sagas": self.sagas,
+                "last_position": self.last_position, "unjudged": self.unjudged,
+                "source_positions": None if source_range is None else list(source_range)}
+
+
+class WhatIfPrinter:
+    """What ``what-if`` prints, in words or as one JSON document, a difference at a time.
+
+    The JSON document is ``{"differences": [...], "summary": {...}}`` (see
+    :meth:`Difference.to_dict` and :meth:`WhatIfReport.summary`), written as the
+    differences are found, so memory stays bounded however many there are.
+    """
+
+    def __init__(self, format_: Literal["text", "json"], write: Callable[[str], object],
+                 source_range: tuple[int, int] | None = None) -> None:
+        """Print through ``write`` (given whole lines); ``source_range`` of a bundle."""
+        self._json = format_ == "json"
+        self._write = write
+        self._source_range = source_range
+        self._shown = 0
+        if source_range is not None and not self._json:
+            write(f"a bundle: positions below are the source log's "
+                  f"({source_range[0]} to {source_range[1]})\n")
+
+    def difference(self, difference: Difference) -> None:
+        """Print one difference."""
+        if self._json:
+            item = json.dumps(difference.to_dict(), ensure_ascii=False)
+            self._write(('{"differences": [\n  ' if not self._shown else ",\n  ") + item)
+        else:
+            self._write(difference.text() + "\n")
+        self._shown += 1
+
+    def finish(self, report: WhatIfReport) -> None:
+        """Print the differences the report kept, then its summary."""
+        for difference in report.differences:
+            self.difference(difference)
+        if not self._json:
+            self._write(report.text().rsplit("\n", 1)[-1] + "\n")
+            return
+        summary = json.dumps(report.summary(self._source_range), ensure_ascii=False)
+        self._write(('{"differences": [],\n' if not self._shown else "\n],\n")
+                    + f' "summary": {summary}}}\n')
 
 
 @dataclass

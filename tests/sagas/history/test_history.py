@@ -127,7 +127,8 @@ def test_list_shows_kind_status_and_size_and_filters(order_log: Path, tmp_path: 
     assert runs[0].events == len(list(SyncEventStore.open(str(order_log)).read_all()))
     assert runs[0].duration >= 0
     assert list_runs(order_log, status="completed") == []
-    assert list_runs(order_log, kind="order") == []  # without the catalogue: the start's type
+    with pytest.raises(SagalogError, match="--kind must be one of the kinds this log lists"):
+        list_runs(order_log, kind="order")  # without the catalogue a run's kind is its start
     assert [r.kind for r in list_runs(order_log, kind="OrderPlaced")] == ["OrderPlaced"]
     assert list_runs(order_log, since=runs[0].started + timedelta(seconds=1)) == []
     table = render_runs(runs)

@@ -51,11 +51,53 @@ def test_each_history_command_reads_without_writing(log: Path) -> None:
     assert log_bytes(log) == before
 
 
+def test_json_formats_hold_what_the_text_says(log: Path) -> None:
+    """list, explain and show as one JSON document each, stable keys, the text's facts."""
+    before = log_bytes(log)
+    listing = json.loads(sagalog("list", "--db", str(log), "--format", "json").stdout)
+    assert list(listing) == ["runs", "shown", "total"]
+    (run,) = listing["runs"]
+    assert list(run) == ["run_id", "kind", "status", "started", "ended", "duration_s", "events",
+                         "first_position"]
+    assert (run["run_id"], run["kind"], run["status"], listing["shown"], listing["total"]) == (
+        "o-1", "order", "failed", 1, 1)
+    text = sagalog("list", "--db", str(log)).stdout.splitlines()[1].split()
+    assert text[-1] == str(run["events"])
+    assert run["started"].startswith(f"{text[3]}T{text[4]}")
+    explained = sagalog("explain", "o-1", "--db", str(log), "--format", "json")
+    assert explained.returncode == 0, explained.stderr
+    document = json.loads(explained.stdout)
+    assert list(document) == ["run_id", "saga", "status", "reason", "decisions", "never_started"]
+    words = sagalog("explain", "o-1", "--db", str(log)).stdout
+    assert words.startswith(f"{document['saga']} o-1: {document['status']} ({document['reason']})")
+    assert [f"  pos {d['position']}: {d['reason']}" for d in document["decisions"]] == [
+        line for line in words.splitlines() if line.startswith("  pos ")]
+    refund = next(command for decision in document["decisions"]
+                  for command in decision["commands"] if command["type"] == "RefundPayment")
+    assert refund["answers"][0]["type"] == "PaymentRefunded"
+    assert refund["expects_answer"] is True
+    last = refund["answers"][0]["position"]
+    shown = json.loads(sagalog("show", str(last), "--db", str(log), "--format", "json").stdout)
+    assert list(shown) == ["record", "causes", "complete"]
+    assert list(shown["record"]) == ["position", "stream_id", "stream_version", "event_id",
+                                     "type", "version", "recorded_at", "correlation_id",
+                                     "causation_id", "data"]
+    assert (shown["record"]["position"], shown["record"]["type"]) == (last, "PaymentRefunded")
+    assert shown["causes"][0]["position"] == refund["position"]
+    chain = [line.split()[1:3] for line in sagalog("show", str(last), "--db", str(log))
+             .stdout.splitlines() if line.startswith("  <- ")]
+    assert chain == [[str(c["position"]), c["type"]] for c in shown["causes"]]
+    assert shown["complete"] is True
+    assert log_bytes(log) == before
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     (["timeline", "nope"], "no saga or run 'nope' in this log"),
     (["explain", "nope"], "no saga or run 'nope' in this log"),
     (["show", "100000"], "position 100000 is not in the log (it holds 1 to"),
     (["list", "--status", "done"], "--status must be one of"),
+    (["list", "--kind", "orders"], ("--kind must be one of order, job, data-pipeline, "
+                                   "master-pipeline, etl-source, etl-run, not 'orders'")),
     (["list", "--since", "yesterday"], "--since takes an ISO 8601 time"),
 ])
 def test_bad_input_is_one_line_and_exit_2(log: Path, arguments: list[str], message: str) -> None:

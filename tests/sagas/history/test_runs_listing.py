@@ -15,11 +15,12 @@ from uuid import uuid4
 
 import pytest
 
+from sagalog.events import SagalogError
 from sagalog.events.jobs import JobRejected
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.history import STATUSES, list_runs, newest_runs, render_runs
 from sagalog.store import SyncEventStore
-from tests.support import Deposited, Note
+from tests.support import Deposited, Note, Withdrawn
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,6 +59,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                          correlation_id=f"run-{index}")
         store.append("acct-x", [Deposited(account="x", amount=1)], correlation_id="run-x")
         store.append("notes", [Note(text="n")], correlation_id="run-note")
+        store.append("acct-w", [Withdrawn(account="w", amount=1)], correlation_id="run-w")
         store.append("jobs", [Note(text="j"), JobRejected(reason="bad", errors=[], raw="{",
                                                             source="f", submitted_position=1)],
                      correlation_id="run-job")
@@ -79,12 +81,12 @@ def test_every_filter_and_limit_gives_what_filtering_all_runs_gives(
     """Status x kind x since x limit: the same runs, in the same order, and the same count."""
     path = logs[0] if which == "current" else logs[1]
     everything = list_runs(path, KINDS)
-    assert len(everything) == 9
+    assert len(everything) == 10
     assert {run.status for run in everything} >= {"completed", "failed", "ended",
                                                    "manual_review", "running", "rejected",
                                                    "recorded"}
     middle = everything[4].started
-    kinds = [None, "account", "note", "test.Note", "SagaDecided", "nothing"]
+    kinds = [None, "account", "note", "test.Withdrawn"]  # no saga starts run-w: its type
     for status, kind, since, limit in itertools.product(
         [None, *STATUSES], kinds, [None, middle], [0, 1, 3, 100]
     ):
@@ -92,3 +94,17 @@ def test_every_filter_and_limit_gives_what_filtering_all_runs_gives(
         runs, total = newest_runs(path, KINDS, limit, status=status, kind=kind, since=since)
         assert (runs, total) == ((expected[-limit:] if limit else expected), len(expected))
         assert render_runs(runs, limit, total=total) == render_runs(expected, limit)
+
+
+@pytest.mark.parametrize("which", ["current", "version 1"])
+@pytest.mark.parametrize("kind", ["accounts", "test.Note", "SagaDecided", ""])
+def test_a_kind_neither_a_saga_nor_in_the_log_names_the_valid_kinds(
+    logs: tuple[Path, Path], which: str, kind: str
+) -> None:
+    """A start type is listed under its saga's kind, so it is not a kind of its own."""
+    path = logs[0] if which == "current" else logs[1]
+    for listing in (lambda: list_runs(path, KINDS, kind=kind),
+                    lambda: newest_runs(path, KINDS, 10, kind=kind)):
+        with pytest.raises(SagalogError) as refused:
+            listing()
+        assert str(refused.value) == f"--kind must be one of account, note, not {kind!r}"

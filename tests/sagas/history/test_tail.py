@@ -16,9 +16,9 @@ import pytest
 from sagalog.actors import Ledger, Runtime
 from sagalog.events import Envelope, SagalogError
 from sagalog.events.orders import ShippingFailed
-from sagalog.sagas.history import TailOptions, check_types, tail, tail_line
+from sagalog.sagas.history import TailOptions, check_types, fit_width, tail, tail_line
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
-from tests.support import log_bytes
+from tests.support import log_bytes, on_a_terminal
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
 
@@ -125,3 +125,31 @@ def test_a_record_is_one_line_even_when_its_data_has_line_breaks() -> None:
     line = tail_line(record, "ShippingService")
     assert line == ("       7  2026-01-02 03:04:05.678  order-o-1  ShippingService  "
                     "ShippingFailed: order_id=o-1, reason=no\\ncarrier")
+
+
+def test_on_a_terminal_each_line_is_cut_to_its_width_and_a_pipe_gets_it_whole(log: Path) -> None:
+    """A 60-column terminal: no line wraps, each cut ends in an ellipsis; piped, none is cut."""
+    command = sagalog("tail", "--from", "1", "--count", "12", "--db", str(log))
+    code, terminal, _ = on_a_terminal(command, stdout=True, columns=60)
+    assert code == 0, terminal
+    shown = [line for line in terminal.split("\r\n") if line[:8].strip().isdigit()]
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    whole = piped.stdout.split("\n")[:-1]
+    assert len(shown) == len(whole) == 12
+    assert any(len(line) > 60 for line in whole), "piped, a line wider than 60 is whole"
+    for line, full in zip(shown, whole, strict=True):
+        if len(full) <= 60:
+            assert line == full
+        else:
+            assert len(line) == 60
+            assert line == full[:59] + "…"
+
+
+def test_a_line_is_cut_by_terminal_cells() -> None:
+    """Wide characters take two cells and combining marks none; a fitting line is kept whole."""
+    assert fit_width("abcdef", 6) == "abcdef"
+    assert fit_width("abcdefg", 6) == "abcde…"
+    assert fit_width("日本語テキスト", 6) == "日本…"  # 5 cells: a third wide one would make 7
+    assert fit_width("日本語", 6) == "日本語"
+    assert fit_width("e\u0301" * 4, 3) == "e\u0301e\u0301…"
+    assert fit_width("abc", 0) == "abc"  # a terminal that reports no width

@@ -15,7 +15,7 @@ from sagalog.actors import RetryPolicy
 from sagalog.events.orders import OrderPlaced
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
-from sagalog.sagas.history import Difference, ReadOnlyLog, SagaFold, what_if
+from sagalog.sagas.history import Difference, ReadOnlyLog, SagaFold, WhatIfPrinter, what_if
 from sagalog.sagas.orders import ORDER_SAGA
 from sagalog.store import SyncEventStore, export_lines
 from tests.sagas.test_master import run_pipeline
@@ -164,6 +164,20 @@ def test_an_edited_decision_in_an_imported_log_fails_the_check(
         f"  now:      {data['rule']}: {data['reason'].removesuffix(' (edited)')} -> {commands}",
     ]
     assert result.stdout.splitlines()[-1].startswith("1 decisions would differ")
+    as_json = sagalog("what-if", "--db", str(target), "--format", "json")
+    assert as_json.returncode == 1, as_json.stderr  # still a failing CI check
+    document = json.loads(as_json.stdout)
+    assert list(document) == ["differences", "summary"]
+    (difference,) = document["differences"]
+    decision = {"rule": data["rule"], "reason": data["reason"], "commands": data["commands"]}
+    assert difference == {
+        "saga": data["saga"], "saga_id": data["saga_id"],
+        "trigger_position": data["trigger_position"], "trigger_type": data["trigger_type"],
+        "recorded": decision,
+        "now": {**decision, "reason": data["reason"].removesuffix(" (edited)")}}
+    summary = document["summary"]
+    assert (summary["ok"], summary["differing"], summary["source_positions"]) == (False, 1, None)
+    assert summary["recorded_decisions"] > 0
 
 
 def test_a_trigger_the_saga_has_not_decided_on_yet_is_not_a_difference(
@@ -208,6 +222,11 @@ def test_a_bundle_replays_at_its_source_positions(showcase: Path, tmp_path: Path
     assert header.startswith("a bundle: positions below are the source log's (")
     assert verdict.startswith("no decision would differ: checked ")
     assert " of 1 sagas " in verdict
+    as_json = sagalog("what-if", "--db", str(bundle), "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    summary = json.loads(as_json.stdout)["summary"]
+    assert (summary["ok"], summary["sagas"]) == (True, 1)
+    assert f"({summary['source_positions'][0]} to {summary['source_positions'][1]})" in header
     changed = dataclasses.replace(ORDER_SAGA, stages=ORDER_SAGA.stages[1:])
     with ReadOnlyLog(bundle, source_positions=True) as store:
         source = store.source_range
@@ -235,3 +254,40 @@ def test_differences_can_be_handed_on_as_found_instead_of_kept(showcase: Path) -
         assert positions == sorted(positions)
     assert not streamed.ok
     assert streamed.text() == kept.text().splitlines()[-1]
+
+
+@pytest.mark.parametrize("format_", ["json", "text"])
+def test_the_printer_streams_one_document_of_every_difference(showcase: Path,
+                                                              format_: str) -> None:
+    """Handed on as found or kept in the report, the differences print the same."""
+    changed = dataclasses.replace(ORDER_SAGA, stages=ORDER_SAGA.stages[1:])
+    outputs = []
+    for streaming in (True, False):
+        chunks: list[str] = []
+        printer = WhatIfPrinter(format_, chunks.append)  # type: ignore[arg-type]
+        with ReadOnlyLog(showcase) as store:
+            report = what_if(store, _with_order(changed), configure=definition_of_run,  # type: ignore[arg-type]
+                             on_difference=printer.difference if streaming else None)
+        printer.finish(report)
+        outputs.append("".join(chunks))
+        differing = report.differing
+    streamed, kept = outputs
+    assert differing > 1
+    if format_ == "text":
+        assert streamed.count("\n  recorded: ") == differing
+        assert sorted(streamed.split("\n")) == sorted(kept.split("\n"))
+        assert kept.splitlines()[-1].startswith(f"{differing} decisions would differ")
+        return
+    documents = [json.loads(output) for output in outputs]
+    assert len(documents[0]["differences"]) == differing
+    key = lambda d: (d["trigger_position"], d["saga_id"], json.dumps(d))  # noqa: E731
+    assert sorted(documents[0]["differences"], key=key) == sorted(
+        documents[1]["differences"], key=key)
+    assert documents[0]["summary"] == documents[1]["summary"]
+    assert documents[0]["summary"]["differing"] == differing
+    with ReadOnlyLog(showcase) as store:
+        same = what_if(store, DEFINITIONS, configure=definition_of_run)
+    chunks = []
+    printer = WhatIfPrinter("json", chunks.append)
+    printer.finish(same)
+    assert json.loads("".join(chunks))["differences"] == []

@@ -1131,9 +1131,12 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
 def dispatch(arguments: argparse.Namespace) -> int:
     """Run the chosen command."""
     command = COMMANDS.get(arguments.command or "")
+    if arguments.db == "":  # SQLite would open a temporary database for ''
+        msg = "the log's path is empty; name its file"
+        raise SagalogError(msg)
     if command is None:
         return main_job(arguments.db)
-    return command(arguments.db or DEFAULT_DB, arguments)
+    return command(DEFAULT_DB if arguments.db is None else arguments.db, arguments)
 
 
 def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:

@@ -2,7 +2,7 @@
 
 There is no manifest file to drift from the log: the manifest is the last
 ``ManifestRecorded`` per source, with the position it was recorded at. The freshness
-gate (``_is_download_needed`` of design note 003) is a pure function of the probe's
+gate (the freshness rules, in their documented order) is a pure function of the probe's
 ETag, the flag, that record, and whether the recorded file exists, so each of its five
 rules can be tested alone and its answer is recorded with the rule and the position.
 """

@@ -2,7 +2,7 @@
 
 The models are frozen pydantic models, so a report handed to a notifier cannot change
 under it while it is written and sent. :func:`render_report` turns one into the plain
-text layout of the data-pipeline design note ("Notification Structure"), and
+text layout of the data pipeline's manual-review report ("Notification Structure"), and
 :func:`system_metadata` measures the numbers of its METADATA section.
 
 Hazard: the rendered text is a contract (operators grep it, tests compare it byte for

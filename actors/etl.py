@@ -1,4 +1,4 @@
-"""The ETL workflow's service actors (design note 003): probe, freshness, download, validate.
+"""The ETL workflow's service actors: probe, freshness, download, validate.
 
 Each actor turns one command into one result event; the saga in :mod:`sagas.etl`
 decides what comes next. The adapters take everything from the command (URL, headers,

@@ -1,4 +1,4 @@
-"""The job-routing workflow's actors (design note 000).
+"""The job-routing workflow's actors.
 
 The router, the data pipeline, and the two follow-ups of a finished job (the status
 table and the search indexers).

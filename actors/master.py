@@ -1,4 +1,4 @@
-"""The master pipeline's actors (design note 002): the activity runner, and re-exports.
+"""The master pipeline's actors: the activity runner, and re-exports.
 
 :class:`MasterActivities` runs every stage's command: it finds the try number from the
 log, answers an injected failure, or runs the configured action with its effect applied

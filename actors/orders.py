@@ -1,4 +1,4 @@
-"""The order workflow's service actors (design note 004) and their demo adapters.
+"""The order workflow's service actors and their demo adapters.
 
 Each service calls the outside world through a small adapter protocol, passing the
 command's event id as the idempotency key. The demo adapters record their effects in

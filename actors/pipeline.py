@@ -1,4 +1,4 @@
-"""The data pipeline's actors (design note 001): the two phases and the manual review reporter.
+"""The data pipeline's actors: the two phases and the manual review reporter.
 
 Each phase actor hands its command to an adapter (:class:`DataCollector`,
 :class:`DataLoader`) with the command's event id as the idempotency key; the adapters

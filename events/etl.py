@@ -1,4 +1,4 @@
-"""The ETL source orchestrator's messages (design note 003). Registered names are the log format.
+"""The ETL source orchestrator's messages. Registered names are the log format.
 
 One saga runs per source per run: it starts on :class:`SourceRunStarted`, which carries
 the source and the run's settings (the whole parsed configuration, so a resume needs

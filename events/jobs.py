@@ -1,4 +1,4 @@
-"""The job-routing workflow's messages (design note 000), job schemas and configuration.
+"""The job-routing workflow's messages, job schemas and configuration.
 
 Jobs arrive on the pending queue as raw text (:class:`JobSubmitted`), because a payload
 that is not JSON, or not a valid job, must be recorded and rejected by the orchestrator,

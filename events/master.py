@@ -1,4 +1,4 @@
-"""The master pipeline's messages and its configuration (design note 002).
+"""The master pipeline's messages and its configuration.
 
 The run's start event carries the whole parsed configuration, paths already absolute,
 so every activity, the monitoring projection and a later ``resume`` find all they need

@@ -1,4 +1,4 @@
-"""The order saga's messages (design note 004). Their registered names are the log format."""
+"""The order saga's messages. Their registered names are the log format."""
 
 from __future__ import annotations
 

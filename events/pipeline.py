@@ -1,4 +1,4 @@
-"""The data pipeline's messages (design note 001). Their registered names are the log format.
+"""The data pipeline's messages. Their registered names are the log format.
 
 A run starts with :class:`PipelineStarted`, which carries the whole parsed configuration,
 so a resume rebuilds every command from the log alone. Phase 1 (the collector) always

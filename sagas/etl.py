@@ -1,4 +1,4 @@
-"""The ETL source orchestrator of design note 003, one saga per source per run.
+"""The ETL source orchestrator, one saga per source per run.
 
 Probe -> freshness gate -> dry-run gate -> download -> validation gate -> manifest. The
 note's ``run_source`` becomes a saga whose every step is a command to a service actor

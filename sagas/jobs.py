@@ -1,4 +1,4 @@
-"""The job saga of design note 000: route, run the data pipeline, then follow up by type.
+"""The job saga: route, run the data pipeline, then follow up by type.
 
 Jobs arrive raw on the pending queue; the router (:class:`actors.jobs.JobRouter`)
 accepts or rejects each. An accepted job starts this saga:

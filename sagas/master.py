@@ -1,4 +1,4 @@
-"""The master pipeline of design note 002: six stages, each halting the rest on failure.
+"""The master pipeline: six stages, each halting the rest on failure.
 
 initialisation -> integration -> transformation -> monitoring -> maintenance (only when
 the run is flagged) -> semantic refresh (a fan-out over the semantic models, at most

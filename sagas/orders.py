@@ -1,4 +1,4 @@
-"""The order saga of design note 004.
+"""The order saga.
 
 Check the product, then pay, reserve and ship in parallel; undo what succeeded if any
 of the three fails. A missing product ends the order at once, as not found.

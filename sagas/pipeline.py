@@ -1,4 +1,4 @@
-"""The two-phase data pipeline of design note 001: collect, then load behind the decision matrix.
+"""The two-phase data pipeline: collect, then load behind the decision matrix.
 
 Stage ``collect`` runs the collector; its ``CollectorFinished`` counts as the step's
 success whatever its status, because phase 2 is decided from that status. Stage

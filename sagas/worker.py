@@ -26,12 +26,11 @@ from types import FrameType
 from loguru import logger
 
 from sagalog.actors import Runtime
-from sagalog.events import SagalogError
 from sagalog.sagas.etl import add_etl_workflow
 from sagalog.sagas.jobs import add_jobs_workflow
 from sagalog.sagas.master import add_master_workflow
 from sagalog.sagas.pipeline import add_pipeline_workflow
-from sagalog.store import check_writable
+from sagalog.store import WorkerBusyError, check_writable
 
 __all__ = [
     "DEFAULT_WORKFLOWS",
@@ -52,10 +51,6 @@ DEFAULT_WORKFLOWS: tuple[WorkflowSetup, ...] = (
 
 IDLE_CHECK_S = 0.25
 """How long one idle check may block, so a stop request is seen within about this."""
-
-
-class WorkerBusyError(SagalogError):
-    """Another worker holds the log's worker lock."""
 
 
 @contextlib.contextmanager

@@ -16,6 +16,16 @@ if TYPE_CHECKING:
     from sagalog.store._access import check_writable, read_only_uri
     from sagalog.store._append import AppendRequest, Checkpoint
     from sagalog.store._blocking import SyncSubscription
+    from sagalog.store._contract import (
+        EventStoreProtocol,
+        LogReaderProtocol,
+        RawRecord,
+        RunFacts,
+        RunPage,
+        RunQuery,
+        RunStatusHook,
+        SubscriptionProtocol,
+    )
     from sagalog.store._errors import (
         CorruptDatabaseError,
         DatabaseError,
@@ -28,6 +38,7 @@ if TYPE_CHECKING:
         StoreClosedError,
         StoreError,
         UnreadableLogError,
+        WorkerBusyError,
         WrongExpectedVersionError,
     )
     from sagalog.store._expected import (
@@ -37,9 +48,10 @@ if TYPE_CHECKING:
         ExpectedVersion,
         StreamState,
     )
+    from sagalog.store._factory import Durability, open_store, parse_target
     from sagalog.store._ids import MAX_ID_LENGTH
     from sagalog.store._schema import SCHEMA_VERSION
-    from sagalog.store._sqlite import Durability, SqliteEventStore
+    from sagalog.store._sqlite import SqliteEventStore
     from sagalog.store._subscription import Subscription
     from sagalog.store._sync import SyncEventStore
     from sagalog.store._transfer import (
@@ -67,24 +79,33 @@ __all__ = [
     "DatabaseError",
     "Durability",
     "EventIdConflictError",
+    "EventStoreProtocol",
     "ExpectedVersion",
     "ImportFileError",
     "ImportLine",
     "ImportResult",
     "InvalidStreamIdError",
+    "LogReaderProtocol",
     "NotADatabaseError",
+    "RawRecord",
     "ReadOnlyLogError",
     "ReadOnlyStoreError",
+    "RunFacts",
+    "RunPage",
+    "RunQuery",
+    "RunStatusHook",
     "SchemaVersionError",
     "SqliteEventStore",
     "StoreClosedError",
     "StoreError",
     "StreamState",
     "Subscription",
+    "SubscriptionProtocol",
     "SyncEventStore",
     "SyncSubscription",
     "UnreadableLogError",
     "VerifyReport",
+    "WorkerBusyError",
     "WriterStats",
     "WrongExpectedVersionError",
     "check_writable",
@@ -92,7 +113,9 @@ __all__ = [
     "import_file",
     "import_lines",
     "json_lines",
+    "open_store",
     "parse_lines",
+    "parse_target",
     "read_only_uri",
 ]
 
@@ -101,14 +124,18 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
         "_access": ("check_writable", "read_only_uri"),
         "_append": ("AppendRequest", "Checkpoint"),
         "_blocking": ("SyncSubscription",),
+        "_contract": ("EventStoreProtocol", "LogReaderProtocol", "RawRecord", "RunFacts",
+                      "RunPage", "RunQuery", "RunStatusHook", "SubscriptionProtocol"),
+        "_factory": ("Durability", "open_store", "parse_target"),
         "_errors": ("CorruptDatabaseError", "DatabaseError", "EventIdConflictError",
                     "InvalidStreamIdError", "NotADatabaseError", "ReadOnlyLogError",
                     "ReadOnlyStoreError", "SchemaVersionError", "StoreClosedError",
-                    "StoreError", "UnreadableLogError", "WrongExpectedVersionError"),
+                    "StoreError", "UnreadableLogError", "WorkerBusyError",
+                    "WrongExpectedVersionError"),
         "_expected": ("ANY", "NO_STREAM", "STREAM_EXISTS", "ExpectedVersion", "StreamState"),
         "_ids": ("MAX_ID_LENGTH",),
         "_schema": ("SCHEMA_VERSION",),
-        "_sqlite": ("Durability", "SqliteEventStore"),
+        "_sqlite": ("SqliteEventStore",),
         "_subscription": ("Subscription",),
         "_sync": ("SyncEventStore",),
         "_transfer": ("ImportFileError", "ImportLine", "ImportResult", "export_lines",

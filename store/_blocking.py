@@ -25,10 +25,15 @@ if TYPE_CHECKING:
     from sagalog.events import Envelope, Message, Registry
     from sagalog.store._signal import CommitSignal
 
-__all__ = ["Query", "SyncSubscription", "direct_reader"]
+__all__ = ["Query", "Scan", "SyncSubscription", "direct_reader", "sql_scan"]
 
 Query = Callable[[str, tuple[Any, ...]], list[Any]]
 """Runs one read query and returns its rows."""
+
+Scan = Callable[[int, int, "list[str] | None"], "tuple[list[Envelope[Message]], int]"]
+"""``scan(position, limit, types)``: the next page of records from ``position`` (of
+``types``, or all), and the position to scan from next. With a type filter the next
+position must move past every record looked at, matching or not (see ``_scan``)."""
 
 
 
@@ -71,6 +76,17 @@ def direct_reader(uri: str, path: str) -> tuple[Query, Callable[[], None]]:
     return query, close
 
 
+def sql_scan(query: Query, registry: Registry) -> Scan:
+    """A :data:`Scan` that reads with ``query`` (one SQL statement per page)."""
+
+    def scan(position: int, limit: int, types: list[str] | None
+             ) -> tuple[list[Envelope[Message]], int]:
+        return scan_result(query(*scan_query(position, limit, types)), position, limit,
+                           registry)
+
+    return scan
+
+
 class SyncSubscription:
     """A blocking subscription: catch-up then live, from a plain thread.
 
@@ -79,17 +95,19 @@ class SyncSubscription:
 
     def __init__(
         self,
-        query: Query,
+        scan: Scan,
         close: Callable[[], None],
-        registry: Registry,
         signal: CommitSignal,
         from_position: int,
         types: list[str] | None,
         poll_interval: float,
     ) -> None:
-        self._query = query
+        """Follow the log through ``scan`` (a backend's page read) and ``signal``.
+
+        ``close`` releases what ``scan`` reads with (a connection of its own).
+        """
+        self._scan_page = scan
         self._close_reader = close
-        self._registry = registry
         self._signal = signal
         self._waiter = signal.register(types)
         self._next = max(from_position, 1)
@@ -142,6 +160,5 @@ class SyncSubscription:
     def _scan(self, limit: int) -> list[Envelope[Message]]:
         if self._closed:
             return []
-        answer = self._query(*scan_query(self._next, limit, self._types))
-        page, self._next = scan_result(answer, self._next, limit, self._registry)
+        page, self._next = self._scan_page(self._next, limit, self._types)
         return page

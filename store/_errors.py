@@ -85,6 +85,10 @@ class ReadOnlyStoreError(StoreError):
     """Something tried to write to a store opened with ``read_only=True``; nothing was written."""
 
 
+class WorkerBusyError(StoreError):
+    """Another runtime holds the log's worker lock: one handler-running runtime per log."""
+
+
 class DatabaseError(StoreError):
     """The database file or SQLite itself failed."""
 

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 from uuid import UUID
 
 import aiosqlite
@@ -29,10 +29,11 @@ from sagalog.events import Envelope, Message, Registry
 from sagalog.events import registry as default_registry
 from sagalog.store._access import check_writable, log_name, read_only_uri
 from sagalog.store._append import AppendRequest, Checkpoint, prepare
-from sagalog.store._blocking import SyncSubscription, direct_reader
+from sagalog.store._blocking import SyncSubscription, direct_reader, sql_scan
 from sagalog.store._decode import decode_rows
 from sagalog.store._errors import NotADatabaseError, StoreClosedError, StoreError, translate
 from sagalog.store._expected import ANY, ExpectedVersion
+from sagalog.store._factory import Durability
 from sagalog.store._ids import check_id
 from sagalog.store._opening import BUSY_TIMEOUT_S, SYNCHRONOUS
 from sagalog.store._resolve import Pending
@@ -44,10 +45,6 @@ from sagalog.store._verify import VerifyReport, verify_rows
 from sagalog.store._writer import Outcome, Writer, WriterStats
 
 __all__ = ["Durability", "SqliteEventStore"]
-
-Durability = Literal["full", "normal", "off"]
-"""``full`` fsyncs every commit; ``normal`` survives a process crash but not power loss;
-``off`` is for tests."""
 
 _READ_PAGE = 2000
 _PAGE = f"SELECT {COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"  # noqa: S608
@@ -484,11 +481,11 @@ class SqliteEventStore:
             def through_writer(sql: str, params: tuple[Any, ...]) -> list[Any]:
                 return writer.run(partial(_fetch, sql, params)).result()
 
-            return SyncSubscription(through_writer, lambda: None, self.registry, self.signal,
-                                    from_position, names, self._poll_interval)
+            return SyncSubscription(sql_scan(through_writer, self.registry), lambda: None,
+                                    self.signal, from_position, names, self._poll_interval)
         query, close = direct_reader(self.read_uri, self.path)
-        return SyncSubscription(query, close, self.registry, self.signal, from_position,
-                                names, self._poll_interval)
+        return SyncSubscription(sql_scan(query, self.registry), close, self.signal,
+                                from_position, names, self._poll_interval)
 
     async def _scan(
         self, position: int, limit: int, names: list[str] | None

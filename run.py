@@ -210,10 +210,10 @@ def export(db: str, arguments: argparse.Namespace) -> int:
             and (arguments.to is None or position <= arguments.to)
         )
 
-    from sagalog.store import SyncEventStore, export_lines
+    from sagalog.store import export_lines, open_store
 
     filtered = (arguments.correlation, arguments.stream, arguments.to) != (None, None, None)
-    with SyncEventStore.open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         total = store.last_position()
         progress = Progress("exporting", total)
         out = sys.stdout
@@ -252,9 +252,9 @@ def import_file(db: str, path: str) -> int:
 def verify(db: str, format_: str = "text") -> int:
     """Check the hash chain and the database; 0 when intact, 1 naming the first bad position."""
     require_log(db)
-    from sagalog.store import SyncEventStore
+    from sagalog.store import open_store
 
-    with SyncEventStore.open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         progress = Progress("verifying", store.last_position())
         report_ = store.verify(progress.update)
     progress.done()
@@ -283,7 +283,7 @@ def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as par
     """Run the workflows until SIGINT/SIGTERM (or idle); print how the jobs ended."""
     from sagalog.sagas.jobs import jobs_summary
     from sagalog.sagas.worker import run_worker, stop_on_signals
-    from sagalog.store import SyncEventStore
+    from sagalog.store import open_store
 
     stop = threading.Event()
 
@@ -292,7 +292,7 @@ def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as par
 
     with stop_on_signals(stop):
         idle = run_worker(db, until_idle, stop, on_ready=ready)
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         counts = jobs_summary(store)
     print(f"worker stopped ({'no work left' if idle else 'on request'}): "
           + ", ".join(f"{number} {kind}" for kind, number in counts.items()))
@@ -366,11 +366,11 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
     from sagalog.actors import Runtime
     from sagalog.actors.etl_server import serve_directory
     from sagalog.sagas.etl import add_etl_workflow, manifest_lines, resume_etl, run_etl
-    from sagalog.store import SyncEventStore
+    from sagalog.store import open_store
 
     if arguments.manifest:
         require_log(db)
-        with SyncEventStore.open(db, read_only=True) as store:
+        with open_store(db, read_only=True) as store:
             print("\n".join(manifest_lines(store)) or "the manifest is empty")
         return 0
     if arguments.config is None and not arguments.resume:
@@ -510,10 +510,10 @@ def history(db: str, arguments: argparse.Namespace) -> int:
         show_json,
         write_report,
     )
-    from sagalog.store import SyncEventStore
+    from sagalog.store import open_store
 
     load_message_types()
-    with SyncEventStore.open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         if command == "show":
             print(show_json(store, arguments.position) if arguments.format == "json"
                   else show(store, arguments.position))

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from sagalog.actors._clock import ClockProtocol, TimerHandle
-    from sagalog.store import SyncEventStore, SyncSubscription
+    from sagalog.store import EventStoreProtocol, RunStatusHook, SubscriptionProtocol
 
 __all__ = ["Actor", "ActorContext", "ActorCrashedError", "ActorProgress"]
 
@@ -63,7 +63,7 @@ class ActorContext:
     """What the runtime gives an actor when it attaches it to the log."""
 
     name: str
-    store: SyncEventStore
+    store: EventStoreProtocol
     clock: ClockProtocol
     on_death: Callable[[str, BaseException], None]
     idle_wait: float = 0.25
@@ -124,6 +124,10 @@ class Actor(pykka.ThreadingActor):
 
     actor_handlers: ClassVar[dict[str, str]] = {}
     """Registered type name -> handler method name, collected from ``@handles``."""
+    actor_run_status: ClassVar[tuple[RunStatusHook, ...]] = ()
+    """Hooks that give the runs this actor drives their status in the store's runs table
+    (a saga actor hands its definition's); the runtime installs them when it opens the
+    log. The store itself knows no sagas."""
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy(attempts=3, delay=0.5, backoff=2.0)
     """How a failing handler is retried before its message becomes a dead letter."""
     batch_size: ClassVar[int] = 256
@@ -190,7 +194,7 @@ class Actor(pykka.ThreadingActor):
         self._attempt = 0
         self._retry_timer = None
         checkpoint = context.store.checkpoint(context.name)
-        self._subscription: SyncSubscription | None = context.store.subscribe(
+        self._subscription: SubscriptionProtocol | None = context.store.subscribe(
             checkpoint + 1, types=list(self.actor_handlers)
         )
         self._log.debug("attached; resuming after position {}", checkpoint)
@@ -208,7 +212,7 @@ class Actor(pykka.ThreadingActor):
             self.actor_ref.tell(message)
 
     def _close_subscription(self) -> None:
-        subscription: SyncSubscription | None = getattr(self, "_subscription", None)
+        subscription: SubscriptionProtocol | None = getattr(self, "_subscription", None)
         if subscription is not None:
             subscription.close()
             self._subscription = None

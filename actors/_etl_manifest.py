@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sagalog.events.etl import FreshnessChecked, FreshnessRule, ManifestRecorded
 
 if TYPE_CHECKING:
-    from sagalog.store import SyncEventStore
+    from sagalog.store import LogReaderProtocol
 
 __all__ = ["ManifestEntry", "check_freshness", "manifest"]
 
@@ -30,7 +30,7 @@ class ManifestEntry:
     position: int
 
 
-def manifest(store: SyncEventStore, before: int | None = None) -> dict[str, ManifestEntry]:
+def manifest(store: LogReaderProtocol, before: int | None = None) -> dict[str, ManifestEntry]:
     """The manifest: the last ``ManifestRecorded`` per source (before position ``before``).
 
     ``before`` makes the answer repeatable: the freshness gate reads the manifest as it

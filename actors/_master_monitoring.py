@@ -29,7 +29,7 @@ from sagalog.events.master import (
     ActivitySucceeded,
     MasterPipelineStarted,
 )
-from sagalog.store import SyncEventStore
+from sagalog.store import EventStoreProtocol
 
 __all__ = [
     "MONITORING_TABLE",
@@ -166,7 +166,7 @@ def _project(records: list[Envelope[Message]]) -> None:
         upsert_rows(start.config.paths.monitoring_db, monitoring_rows(records))
 
 
-def rebuild_monitoring(store: SyncEventStore, run_id: str | None = None) -> int:
+def rebuild_monitoring(store: EventStoreProtocol, run_id: str | None = None) -> int:
     """Project every run (or one) from the log again; returns how many runs were written."""
     runs = ([run_id] if run_id is not None else
             [r.correlation_id or "" for r in store.read_all(types=[MasterPipelineStarted])])

@@ -1,19 +1,21 @@
-"""The runtime: one store on its own thread, the actors it feeds, their supervision.
+"""The runtime: one store, the actors it feeds, their supervision.
 
-The runtime owns a :class:`store.SyncEventStore` (an event loop on its own thread),
+The runtime opens its store from a target (``open_store``) or takes one already open,
 starts every registered actor and attaches it to the log, and restarts an actor that
 dies, recording the death in the log. Stopping is graceful: each actor finishes and
-commits the batch in hand, then stops; then the store commits what is queued and closes.
+commits the batch in hand, then stops; then a store the runtime opened commits what is
+queued and closes. Everything here is synchronous: the actors, the idle check and the
+saga actors' start-up read the store on their own threads, with no event loop between.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
@@ -25,10 +27,17 @@ from sagalog.actors._clock import ClockProtocol, SystemClock
 from sagalog.actors._errors import ActorDefinitionError, RuntimeStateError
 from sagalog.actors._timers import TimerService
 from sagalog.events.runtime import ActorDied
-from sagalog.store import ANY, Durability, ExpectedVersion, SyncEventStore
+from sagalog.store import (
+    ANY,
+    Durability,
+    EventStoreProtocol,
+    ExpectedVersion,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from sagalog.events import Envelope, Message, Registry
+    from sagalog.store import RunStatusHook
 
 __all__ = ["Runtime"]
 
@@ -64,7 +73,7 @@ class Runtime:
 
     def __init__(
         self,
-        path: str | Path = DEFAULT_PATH,
+        target: str | os.PathLike[str] | EventStoreProtocol = DEFAULT_PATH,
         *,
         durability: Durability = "full",
         clock: ClockProtocol | None = None,
@@ -73,8 +82,10 @@ class Runtime:
         idle_wait: float = 0.25,
         max_restarts: int = 10,
     ) -> None:
-        self.path = str(path)
-        """The store's file (or ``:memory:``)."""
+        given = None if isinstance(target, (str, os.PathLike)) else target
+        self.target = given.target if given is not None else os.fspath(target)  # type: ignore[arg-type]
+        """What the log was opened from: a path or a URL (see ``open_store``)."""
+        self._given: EventStoreProtocol | None = given
         self.clock: ClockProtocol = clock or SystemClock()
         """The clock every actor, retry and timer of this runtime uses."""
         self._durability: Durability = durability
@@ -84,7 +95,7 @@ class Runtime:
         self._max_restarts = max_restarts
         self._specs: dict[str, _Spec] = {}
         self._lock = threading.RLock()
-        self._store: SyncEventStore | None = None
+        self._store: EventStoreProtocol | None = None
         self._stopping = False
         self.add(TimerService, name="$timers")
 
@@ -111,6 +122,8 @@ class Runtime:
             spec = _Spec(actor_class, args, kwargs, actor_name)
             self._specs[actor_name] = spec
             if self._store is not None:
+                for hook in actor_class.actor_run_status:
+                    self._store.add_run_status(hook)
                 self._launch(spec)
         return actor_name
 
@@ -121,14 +134,28 @@ class Runtime:
                 msg = "the runtime is already running"
                 raise RuntimeStateError(msg)
             self._stopping = False
-            self._store = SyncEventStore.open(
-                self.path, durability=self._durability, registry=self._registry,
-                clock=self.clock.now, poll_interval=self._poll_interval,
-            )
+            if self._given is not None:
+                self._store = self._given
+                for hook in self._hooks():
+                    self._store.add_run_status(hook)
+            else:
+                self._store = open_store(
+                    self.target, durability=self._durability, registry=self._registry,
+                    clock=self.clock.now, poll_interval=self._poll_interval,
+                    run_status=self._hooks(),
+                )
             for spec in self._specs.values():
                 self._launch(spec)
-        logger.bind(store=self.path).info("runtime started")
+        logger.bind(store=self.target).info("runtime started")
         return self
+
+    def _hooks(self) -> list[RunStatusHook]:
+        """The run status hooks of the registered actors' classes, each once."""
+        hooks: dict[str, RunStatusHook] = {}
+        for spec in self._specs.values():
+            for hook in spec.cls.actor_run_status:
+                hooks.setdefault(hook.name, hook)
+        return list(hooks.values())
 
     def stop(self, timeout: float = 30.0) -> None:
         """Let each actor finish and commit its batch in hand, stop it, close the store."""
@@ -152,8 +179,9 @@ class Runtime:
             store, self._store = self._store, None
             for spec in self._specs.values():
                 spec.ref = None
-        store.close()
-        logger.bind(store=self.path).info("runtime stopped")
+        if self._given is None:  # a store handed in stays open: its owner closes it
+            store.close()
+        logger.bind(store=self.target).info("runtime stopped")
 
     def __enter__(self) -> Self:
         return self.start()
@@ -170,7 +198,7 @@ class Runtime:
     # -- using it ------------------------------------------------------------------------
 
     @property
-    def store(self) -> SyncEventStore:
+    def store(self) -> EventStoreProtocol:
         """The running store (blocking facade)."""
         store = self._store
         if store is None:
@@ -209,14 +237,22 @@ class Runtime:
     ) -> list[Envelope[Message]]:
         """:meth:`append` for asyncio code: awaits without blocking the caller's loop."""
         store = self.store
-        future = store.submit(store.store.append(stream_id, messages, **kwargs))
-        return await asyncio.wrap_future(future)
+        submit = getattr(store, "submit", None)
+        if submit is None:
+            return await asyncio.to_thread(self.append, stream_id, messages, **kwargs)
+        from sagalog.store import AppendRequest  # noqa: PLC0415 - asyncio callers only
+
+        request = AppendRequest(stream_id, messages, kwargs.get("expected_version", ANY),
+                                kwargs.get("correlation_id"), kwargs.get("causation_id"),
+                                kwargs.get("event_ids"))
+        (records,) = await submit([request])  # answered on this loop after COMMIT
+        return list(records)
 
     def wait_until_idle(self, timeout: float = 30.0) -> bool:
         """Block until no actor has a committed record left to handle; False on timeout.
 
         A record waiting for a retry counts as work left: with a virtual clock, advance
-        it. Timers waiting for their time do not.
+        it. Timers waiting for their time do not. Reads on the calling thread.
         """
         store = self.store
         with self._lock:
@@ -225,34 +261,30 @@ class Runtime:
                 for name, spec in self._specs.items()
             ]
         deadline = time.monotonic() + timeout
+        while True:
+            # The checks below are separate reads; a commit between two of them could
+            # hide new work from an actor already checked. New work always means new
+            # records, so a pass counts only if the head did not move during it.
+            head = store.last_position()
+            if not self._busy(store, handled) and store.last_position() == head:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            store.wait_for_commit(min(left, self._poll_interval))
 
-        async def idle() -> bool:
-            inner = store.store
-            while True:
-                # The checks below are separate reads; a commit between two of them could
-                # hide new work from an actor already checked. New work always means new
-                # records, so a pass counts only if the head did not move during it.
-                head = await inner.last_position()
-                busy = False
-                if any(progress.working for _, _, progress in handled):
-                    busy = True
-                for name, types, progress in handled:
-                    if busy:
-                        break
-                    # Look only past what the actor has seen: a scan from its checkpoint
-                    # would walk the whole log for an actor of rare types.
-                    start = max(await inner.checkpoint(name), progress.seen) + 1
-                    if await inner.read_page(start, 1, types=types):
-                        busy = True
-                        break
-                if not busy and await inner.last_position() == head:
-                    return True
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                await inner.wait_for_commit(min(left, self._poll_interval))
-
-        return store.call(idle())
+    @staticmethod
+    def _busy(store: EventStoreProtocol,
+              handled: list[tuple[str, list[str], ActorProgress]]) -> bool:
+        if any(progress.working for _, _, progress in handled):
+            return True
+        for name, types, progress in handled:
+            # Look only past what the actor has seen: a scan from its checkpoint would walk
+            # the whole log for an actor of rare types.
+            start = max(store.checkpoint(name), progress.seen) + 1
+            if store.read_page(start, 1, types=types):
+                return True
+        return False
 
     # -- supervision ---------------------------------------------------------------------
 

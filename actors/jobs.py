@@ -49,6 +49,7 @@ from sagalog.events.jobs import (
     StartJob,
     UpdateJobStatus,
 )
+from sagalog.store import RunStatusHook
 
 __all__ = [
     "FTS5_INDEXER",
@@ -133,6 +134,14 @@ def _reason(errors: list[dict[str, Any]]) -> str:
     return f"invalid {schema} job: {fields}{more}"
 
 
+def _rejected(envelope: Envelope[Message]) -> str | None:
+    return "rejected" if isinstance(envelope.data, JobRejected) else None
+
+
+REJECTED_STATUS = RunStatusHook(frozenset({JobRejected.message_type}), _rejected, "jobs:rejected")
+"""A refused submission's run is ``rejected``: no saga ever decides on it."""
+
+
 class JobRouter(Actor):
     """The orchestrator's router: accept and route each pending job, or reject it.
 
@@ -140,6 +149,8 @@ class JobRouter(Actor):
     duplicate, so every job ends exactly once. The accepted ids are rebuilt from the log
     when the actor attaches.
     """
+
+    actor_run_status = (REJECTED_STATUS,)
 
     def __init__(self) -> None:
         super().__init__()

@@ -58,7 +58,7 @@ import sagalog.sagas.catalog  # noqa: F401 - registers every workflow's message 
 from sagalog.events import Envelope, Message, derived_event_id, encode, new_event_ids, registry
 from sagalog.events import uuid_from_bytes as to_uuid
 from sagalog.sagas.history import EXTERNAL, producers
-from sagalog.store import SCHEMA_VERSION, AppendRequest, SyncEventStore
+from sagalog.store import SCHEMA_VERSION, AppendRequest, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_PY = ROOT / "run.py"
@@ -106,7 +106,7 @@ def make_template(directory: Path) -> Template:
     subprocess.run([sys.executable, str(RUN_PY), "-q", "--db", str(path)], check=True,
                    cwd=directory, env=child_env(), stdout=subprocess.DEVNULL)
     print(f"  template: the showcase ran in {time.perf_counter() - started:.1f} s")
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         records = list(store.read_all())
         actors = list(store.checkpoints())
     writers = producers(records, actors)
@@ -208,7 +208,7 @@ def build(path: Path, events: int, directory: Path) -> float:
     per_batch = max(1, BATCH_RECORDS // size)
     clock = Clock(datetime.now(UTC) - template.span * clones)
     started = time.perf_counter()
-    with SyncEventStore.open(path, durability="off", clock=clock) as store:
+    with open_store(path, durability="off", clock=clock) as store:
         written = 0
         number = 0
         while written < events:
@@ -346,7 +346,7 @@ def rate_over(events: int, floor: float | None
 
 def pick_targets(path: Path, events: int) -> tuple[str, int]:
     """A failed order in the middle of the log, and its last record's position."""
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         failed = next(store.read_all(events // 2, types=["OrderFailed"]), None)
     if failed is None or failed.correlation_id is None:
         raise RuntimeError("no failed order in the second half of the log")

@@ -54,7 +54,7 @@ def child(file: str, db: str) -> int:
     """In a fresh process: import ``file`` into ``db``; print the figures as JSON."""
     from sagalog.cli import load_message_types
     from sagalog.events import registry
-    from sagalog.store import SyncEventStore, import_file
+    from sagalog.store import import_file, open_store
 
     load_message_types()
     before_kb = status_kb("VmRSS")
@@ -67,7 +67,7 @@ def child(file: str, db: str) -> int:
     result = import_file(db, file, registry, progress=progress)
     ended = time.perf_counter()
     peak_kb = status_kb("VmHWM")
-    with SyncEventStore.open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         last = store.last_position()
     print(json.dumps({
         "added": result.added, "lines": result.lines, "last_position": last,

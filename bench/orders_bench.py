@@ -98,8 +98,8 @@ from sagalog.sagas.orders import (
 )
 from sagalog.store import (
     AppendRequest,
-    SqliteEventStore,
-    SyncEventStore,
+    AsyncEventStore,
+    EventStoreProtocol,
     SyncSubscription,
     WriterStats,
 )
@@ -289,7 +289,7 @@ def run_throughput(directory: Path, settings: Settings) -> Throughput:
 def drive(
     loop: ClosedLoop,
     done: SyncSubscription,
-    inner: SqliteEventStore,
+    inner: AsyncEventStore,
     appends: list[Future[Any]],
 ) -> Counter[str]:
     """Run the closed loop until every order placed has ended; the outcome mix."""
@@ -467,7 +467,7 @@ class Watcher(threading.Thread):
     """Follows the log from the resume's first new position: first decision, ends."""
 
     def __init__(
-        self, store: SyncEventStore, head: int, orders: set[str], t0: float, result: Resume
+        self, store: EventStoreProtocol, head: int, orders: set[str], t0: float, result: Resume
     ) -> None:
         super().__init__(name="bench-watcher", daemon=True)
         self.store = store

@@ -57,7 +57,7 @@ import psutil
 from _common import print_machine, scratch
 
 from sagalog.events import Event, new_event_id
-from sagalog.store import SqliteEventStore
+from sagalog.store import AsyncEventStore
 
 MB = 1024 * 1024
 BATCH = 1000
@@ -191,7 +191,7 @@ def store_schema(directory: Path) -> list[str]:
     path = directory / "schema.db"
 
     async def create() -> None:
-        async with SqliteEventStore.open(path, durability="off"):
+        async with AsyncEventStore.open(path, durability="off"):
             pass
 
     asyncio.run(create())
@@ -220,7 +220,7 @@ def raw_connect(path: Path, synchronous: str, schema: Sequence[str]) -> sqlite3.
 
 async def build_store(path: Path, events: Sequence[BenchEvent], batch: int = BATCH) -> None:
     """Fill a store with ``events`` through ``store.append`` (durability off)."""
-    async with SqliteEventStore.open(path, durability="off") as store:
+    async with AsyncEventStore.open(path, durability="off") as store:
         for number, start in enumerate(range(0, len(events), batch)):
             await store.append(f"batch-{number}", events[start : start + batch])
 
@@ -229,7 +229,7 @@ async def build_store(path: Path, events: Sequence[BenchEvent], batch: int = BAT
 
 
 async def ours_batched(path: Path, events: Sequence[BenchEvent]) -> float:
-    async with SqliteEventStore.open(path, durability="full") as store:
+    async with AsyncEventStore.open(path, durability="full") as store:
         started = time.perf_counter()
         for number, start in enumerate(range(0, len(events), BATCH)):
             await store.append(f"batch-{number}", events[start : start + BATCH])
@@ -277,7 +277,7 @@ def figure_appends(sizes: Sizes, directory: Path, schema: Sequence[str]) -> Figu
 
 async def ours_concurrent(path: Path, events: Sequence[BenchEvent]) -> float:
     per_task = len(events) // APPENDERS
-    async with SqliteEventStore.open(path, durability="full") as store:
+    async with AsyncEventStore.open(path, durability="full") as store:
 
         async def appender(number: int) -> None:
             stream = f"appender-{number}"
@@ -331,7 +331,7 @@ def figure_concurrent(sizes: Sizes, directory: Path, schema: Sequence[str]) -> F
 
 
 async def ours_read(path: Path, count: int) -> float:
-    async with SqliteEventStore.open(path, durability="full") as store:
+    async with AsyncEventStore.open(path, durability="full") as store:
         seen = 0
         started = time.perf_counter()
         async for _ in store.read_all():
@@ -395,7 +395,7 @@ def peak_rss() -> int:
 
 async def child_read_memory(path: str) -> dict[str, float]:
     """In a fresh process: RSS before, and the peak while, reading the whole log."""
-    async with SqliteEventStore.open(path, durability="off") as store:
+    async with AsyncEventStore.open(path, durability="off") as store:
         await store.last_position()  # the reader connection is up before the baseline
         before = rss()
         peak = before
@@ -443,7 +443,7 @@ def build_in_chunks(path: Path, count: int, chunk: int = 100_000) -> float:
     """Build a large store without holding every event object in memory at once."""
 
     async def build() -> None:
-        async with SqliteEventStore.open(path, durability="off") as store:
+        async with AsyncEventStore.open(path, durability="off") as store:
             for first in range(0, count, chunk):
                 events = make_events(min(chunk, count - first))
                 for start in range(0, len(events), BATCH):

@@ -1,6 +1,6 @@
 """Turning sagalog's logs on: the library is silent until the application asks.
 
-Every module of sagalog logs through loguru under its own name (``sagalog.store._writer``,
+Every module of sagalog logs through loguru under its own name (``sagalog.store.sqlite._writer``,
 ``sagalog.actors._runtime``...). Importing this module disables the whole ``sagalog``
 name once, as loguru advises for libraries, so importing sagalog never prints anything and
 adds no sink. It is imported (by ``sagalog.actors`` and by the store's modules that log)

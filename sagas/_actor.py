@@ -22,6 +22,7 @@ from sagalog.events import Envelope, Message
 from sagalog.events.runtime import HandlerFailed
 from sagalog.events.sagas import ManualReviewRequired, RetryStep, SagaDecided, StepTimedOut
 from sagalog.sagas._state import SagaState, decide
+from sagalog.sagas._status import saga_status_hook
 
 if TYPE_CHECKING:
     from sagalog.sagas._definition import SagaDefinition
@@ -113,6 +114,7 @@ def saga_actor(definition: SagaDefinition) -> type[SagaActor]:
              {"definition": definition, "__module__": __name__}),
     )
     cls.actor_handlers = {kind.message_type: "on_saga_event" for kind in handled}
+    cls.actor_run_status = (saga_status_hook(definition),)
     return cls
 
 

@@ -54,7 +54,7 @@ from sagalog.events.etl import (
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
 from sagalog.sagas._etl_config import EtlConfig, load_config
-from sagalog.store import AppendRequest, SyncEventStore
+from sagalog.store import AppendRequest, EventStoreProtocol, LogReaderProtocol
 
 __all__ = [
     "ETL_SAGA",
@@ -373,7 +373,7 @@ def resume_etl(runtime: Runtime, *, timeout: float = 600.0,
     return [outcome_of(ended[saga]) for saga in pending]
 
 
-def unfinished_etl(store: SyncEventStore) -> set[str]:
+def unfinished_etl(store: EventStoreProtocol) -> set[str]:
     """Saga ids of the sources whose run started and whose terminal event is not in the log."""
     started: set[str] = set()
     ended: set[str] = set()
@@ -386,7 +386,7 @@ def unfinished_etl(store: SyncEventStore) -> set[str]:
 
 
 def wait_for_etl(
-    store: SyncEventStore,
+    store: EventStoreProtocol,
     sagas: Iterable[str],
     from_position: int,
     *,
@@ -418,7 +418,7 @@ def wait_for_etl(
     return ended
 
 
-def manifest_lines(store: SyncEventStore) -> list[str]:
+def manifest_lines(store: LogReaderProtocol) -> list[str]:
     """The manifest as text, one source a line (what ``run.py etl --manifest`` prints)."""
     return [f"{source}: {entry.record.file_path} sha256={entry.record.sha256[:16]}... "
             f"etag={entry.record.etag} (pos {entry.position})"

@@ -53,7 +53,7 @@ from sagalog.events.jobs import (
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
 from sagalog.sagas._jobs_config import JobsConfigError, load_jobs_config
-from sagalog.store import SyncEventStore
+from sagalog.store import EventStoreProtocol, open_store
 
 __all__ = [
     "JOBS_TERMINAL_TYPES",
@@ -205,7 +205,7 @@ def _correlation(raw: str) -> str:
     return f"submission-{uuid.uuid4().hex}"
 
 
-def submit_job(store: SyncEventStore, raw: str, source: str, config: JobsConfig) -> str:
+def submit_job(store: EventStoreProtocol, raw: str, source: str, config: JobsConfig) -> str:
     """Put one raw job message on the pending queue; return its correlation id."""
     correlation = _correlation(raw)
     store.append(config.queues.pending, [JobSubmitted(raw=raw, source=source, config=config)],
@@ -228,11 +228,11 @@ def submit_job_files(db: str, files: Sequence[str | Path], config: JobsConfig) -
             payloads.append((Path(file).read_text(encoding="utf-8"), str(file)))
         except (OSError, UnicodeDecodeError) as error:
             raise SagalogError(f"{file}: cannot read the job message ({error})") from None
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         return [submit_job(store, raw, source, config) for raw, source in payloads]
 
 
-def unfinished_jobs(store: SyncEventStore) -> set[str]:
+def unfinished_jobs(store: EventStoreProtocol) -> set[str]:
     """Accepted jobs whose terminal event is not in the log."""
     accepted: set[str] = set()
     ended: set[str] = set()
@@ -244,7 +244,7 @@ def unfinished_jobs(store: SyncEventStore) -> set[str]:
     return accepted - ended
 
 
-def jobs_summary(store: SyncEventStore) -> dict[str, int]:
+def jobs_summary(store: EventStoreProtocol) -> dict[str, int]:
     """How many submissions ended each way (``JobCompleted``, ``JobRejected``, ...)."""
     kinds = Counter(record.type for record in store.read_all(
         types=["JobSubmitted", "JobRejected", *JOBS_TERMINAL_TYPES]))

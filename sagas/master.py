@@ -55,7 +55,7 @@ from sagalog.events.sagas import SagaDecided
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import ForEach, Gate, Results, SagaDefinition, Stage, Step, Verdict
 from sagalog.sagas._master_config import load_master_config
-from sagalog.store import SyncEventStore
+from sagalog.store import EventStoreProtocol
 
 __all__ = [
     "MASTER_SAGA_NAME",
@@ -185,7 +185,7 @@ def master_saga(config: MasterConfig | None = None) -> SagaDefinition:
 # -- registering and running -------------------------------------------------------------
 
 
-def _newest_unfinished_config(store: SyncEventStore) -> MasterConfig | None:
+def _newest_unfinished_config(store: EventStoreProtocol) -> MasterConfig | None:
     pending = unfinished_master(store)
     newest = None
     for record in store.read_all(types=[MasterPipelineStarted]):
@@ -240,7 +240,7 @@ def start_master_run(runtime: Runtime, config: MasterConfig, *, maintenance: boo
     return run_id
 
 
-def unfinished_master(store: SyncEventStore) -> set[str]:
+def unfinished_master(store: EventStoreProtocol) -> set[str]:
     """Runs started whose terminal event is not in the log."""
     started: set[str] = set()
     ended: set[str] = set()
@@ -369,7 +369,7 @@ def _fan_out_done(records: list[Envelope[Message]]) -> bool:
     return done >= set(start.config.semantic_models)
 
 
-def summarise_run(store: SyncEventStore, run_id: str) -> MasterSummary:
+def summarise_run(store: EventStoreProtocol, run_id: str) -> MasterSummary:
     """The run's outcome, stage by stage, read from the log."""
     records = list(store.read_correlation(run_id))
     if not any(isinstance(r.data, MasterPipelineStarted) for r in records):

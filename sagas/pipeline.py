@@ -49,7 +49,7 @@ from sagalog.events.pipeline import (
 )
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
-from sagalog.store import SyncEventStore
+from sagalog.store import EventStoreProtocol
 
 __all__ = [
     "PIPELINE_SAGA",
@@ -213,7 +213,7 @@ def _settled(record: Envelope[Message]) -> bool:
     return isinstance(data, PipelineFinished) and data.overall_status == "success"
 
 
-def unfinished_pipelines(store: SyncEventStore) -> set[str]:
+def unfinished_pipelines(store: EventStoreProtocol) -> set[str]:
     """Runs started whose end is not settled.
 
     Settled means a ``PipelineFinished`` that is a success, or, for one that is not,

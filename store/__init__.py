@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from sagalog.events._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from sagalog.store._access import check_writable, read_only_uri
     from sagalog.store._append import AppendRequest, Checkpoint
+    from sagalog.store._async import AsyncEventStore
     from sagalog.store._blocking import SyncSubscription
     from sagalog.store._contract import (
         EventStoreProtocol,
@@ -50,10 +50,7 @@ if TYPE_CHECKING:
     )
     from sagalog.store._factory import Durability, open_store, parse_target
     from sagalog.store._ids import MAX_ID_LENGTH
-    from sagalog.store._schema import SCHEMA_VERSION
-    from sagalog.store._sqlite import SqliteEventStore
     from sagalog.store._subscription import Subscription
-    from sagalog.store._sync import SyncEventStore
     from sagalog.store._transfer import (
         ImportFileError,
         ImportLine,
@@ -65,7 +62,10 @@ if TYPE_CHECKING:
         parse_lines,
     )
     from sagalog.store._verify import VerifyReport
-    from sagalog.store._writer import WriterStats
+    from sagalog.store.sqlite import SqliteEventStore
+    from sagalog.store.sqlite._access import check_writable, read_only_uri
+    from sagalog.store.sqlite._schema import SCHEMA_VERSION
+    from sagalog.store.sqlite._writer import WriterStats
 
 __all__ = [
     "ANY",
@@ -74,6 +74,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STREAM_EXISTS",
     "AppendRequest",
+    "AsyncEventStore",
     "Checkpoint",
     "CorruptDatabaseError",
     "DatabaseError",
@@ -101,7 +102,6 @@ __all__ = [
     "StreamState",
     "Subscription",
     "SubscriptionProtocol",
-    "SyncEventStore",
     "SyncSubscription",
     "UnreadableLogError",
     "VerifyReport",
@@ -121,7 +121,8 @@ __all__ = [
 
 if not TYPE_CHECKING:  # type checkers read the imports above, and see no __getattr__
     __getattr__ = lazy_names(__name__, {
-        "_access": ("check_writable", "read_only_uri"),
+        "_async": ("AsyncEventStore",),
+        "sqlite._access": ("check_writable", "read_only_uri"),
         "_append": ("AppendRequest", "Checkpoint"),
         "_blocking": ("SyncSubscription",),
         "_contract": ("EventStoreProtocol", "LogReaderProtocol", "RawRecord", "RunFacts",
@@ -134,12 +135,11 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
                     "WrongExpectedVersionError"),
         "_expected": ("ANY", "NO_STREAM", "STREAM_EXISTS", "ExpectedVersion", "StreamState"),
         "_ids": ("MAX_ID_LENGTH",),
-        "_schema": ("SCHEMA_VERSION",),
-        "_sqlite": ("SqliteEventStore",),
+        "sqlite._schema": ("SCHEMA_VERSION",),
+        "sqlite": ("SqliteEventStore",),
         "_subscription": ("Subscription",),
-        "_sync": ("SyncEventStore",),
         "_transfer": ("ImportFileError", "ImportLine", "ImportResult", "export_lines",
                       "import_file", "import_lines", "json_lines", "parse_lines"),
         "_verify": ("VerifyReport",),
-        "_writer": ("WriterStats",),
+        "sqlite._writer": ("WriterStats",),
     })

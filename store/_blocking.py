@@ -1,90 +1,32 @@
-"""Subscriptions for plain threads, reading on the calling thread.
+"""Subscriptions, reading on the subscriber's own thread: the one way records reach one.
 
-An actor follows the log from its own thread. Going through the store's event loop and
-aiosqlite for each page costs four thread hops, over a millisecond each when every core
-is busy; a connection of the subscription's own, used on the subscriber's thread, costs
-none. When caught up it waits on the writer's commit signal (appends made in this
-process) or a poll interval (appends made by other processes on the same file).
-Like the async :class:`store.Subscription`, a filtered scan is bounded by the head it
-read first, so it moves past records it looked at even when none matched.
+An actor follows the log from its own thread. Going through an event loop and aiosqlite
+for each page cost four thread hops, over a millisecond each when every core is busy; a
+reader of the subscription's own (a backend's :data:`Scan`), used on the subscriber's
+thread, costs none. When caught up it takes what the writer pushed (see ``_signal``) or
+waits on the commit signal (appends made in this process) or a poll interval (appends
+made by other processes on the same log). A filtered scan is bounded by the head it read
+first, so it moves past records it looked at even when none matched. asyncio code gets
+the same subscription through :class:`sagalog.store.AsyncEventStore`.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
-
-from sagalog.store._errors import translate
-from sagalog.store._opening import BUSY_TIMEOUT_S
-from sagalog.store._scan import scan_query, scan_result
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sagalog.events import Envelope, Message, Registry
+    from sagalog.events import Envelope, Message
     from sagalog.store._signal import CommitSignal
 
-__all__ = ["Query", "Scan", "SyncSubscription", "direct_reader", "sql_scan"]
-
-Query = Callable[[str, tuple[Any, ...]], list[Any]]
-"""Runs one read query and returns its rows."""
+__all__ = ["Scan", "SyncSubscription"]
 
 Scan = Callable[[int, int, "list[str] | None"], "tuple[list[Envelope[Message]], int]"]
 """``scan(position, limit, types)``: the next page of records from ``position`` (of
 ``types``, or all), and the position to scan from next. With a type filter the next
 position must move past every record looked at, matching or not (see ``_scan``)."""
 
-
-
-def direct_reader(uri: str, path: str) -> tuple[Query, Callable[[], None]]:
-    """A query function over a new connection opened by ``uri``, and its closer.
-
-    ``uri`` is the store's :attr:`SqliteEventStore.read_uri` (which cannot write);
-    ``path`` names the log in errors.
-
-    After the closer has run, queries return no rows: a subscriber racing its own
-    shutdown sees an empty log, not an error.
-    """
-    # ``mode=ro``, not only ``query_only``: a read-write connection that happens to be the
-    # last one on the file checkpoints the WAL into the database as it closes.
-    try:
-        connection = sqlite3.connect(
-            uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S,
-            check_same_thread=False,
-        )
-    except sqlite3.Error as error:
-        raise translate(error, "opening a reader", path=path) from error
-    lock = threading.Lock()
-    closed = False
-
-    def query(sql: str, params: tuple[Any, ...]) -> list[Any]:
-        with lock:
-            if closed:
-                return []
-            try:
-                return connection.execute(sql, params).fetchall()
-            except sqlite3.Error as error:
-                raise translate(error, "reading", path=path) from error
-
-    def close() -> None:
-        nonlocal closed
-        with lock:
-            closed = True
-            connection.close()
-
-    return query, close
-
-
-def sql_scan(query: Query, registry: Registry) -> Scan:
-    """A :data:`Scan` that reads with ``query`` (one SQL statement per page)."""
-
-    def scan(position: int, limit: int, types: list[str] | None
-             ) -> tuple[list[Envelope[Message]], int]:
-        return scan_result(query(*scan_query(position, limit, types)), position, limit,
-                           registry)
-
-    return scan
 
 
 class SyncSubscription:

@@ -30,11 +30,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol, Self, runtime_checkable
 from uuid import UUID
 
-from sagalog.store._append import AppendRequest, Checkpoint
 from sagalog.store._expected import ANY, ExpectedVersion
 
 if TYPE_CHECKING:
     from sagalog.events import Envelope, Message, Registry
+    from sagalog.store._append import AppendRequest, Checkpoint
     from sagalog.store._verify import VerifyReport
 
 __all__ = [

@@ -2,12 +2,12 @@
 
 ``WrongExpectedVersionError`` and ``EventIdConflictError`` are about the caller's own
 append and write nothing; ``DatabaseError`` and its children are about the file. No
-``sqlite3`` exception leaves the store: each is translated here and chained.
+``sqlite3`` exception leaves the store: the SQLite backend translates each at its boundary
+(``sqlite._translate``), chained.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING
 
 from sagalog.events import SagalogError
@@ -28,7 +28,6 @@ __all__ = [
     "StoreError",
     "UnreadableLogError",
     "WrongExpectedVersionError",
-    "translate",
 ]
 
 
@@ -131,15 +130,3 @@ class UnreadableLogError(DatabaseError):
 
 class SchemaVersionError(DatabaseError):
     """The database was written by a newer sagalog whose schema this code cannot read."""
-
-
-def translate(error: sqlite3.Error, doing: str, *, path: str | None = None) -> DatabaseError:
-    """Turn an ``sqlite3`` error raised while ``doing`` into the store's own error."""
-    text = str(error)
-    if isinstance(error, sqlite3.DatabaseError) and (
-        "not a database" in text or "file is encrypted" in text
-    ):
-        return NotADatabaseError(f"{doing}: the file is not an SQLite database ({text})", path=path)
-    if "malformed" in text or "corrupt" in text:
-        return CorruptDatabaseError(f"{doing}: the database is damaged ({text})", path=path)
-    return DatabaseError(f"{doing}: {type(error).__name__}: {text}", path=path)

@@ -83,6 +83,8 @@ class CommitSignal:
         self._lock = threading.Lock()
         self._waiters: set[Waiter] = set()
         self._closed = False
+        self._commits = 0
+        self._committed = threading.Condition(self._lock)
 
     @property
     def closed(self) -> bool:
@@ -111,6 +113,7 @@ class CommitSignal:
         types = {row[4] for row in rows}
         with self._lock:
             waiters = list(self._waiters)
+            self._count_commit()
         envelopes: list[Envelope[Message]] | None = None
         for waiter in waiters:
             follows = waiter.types is None or not waiter.types.isdisjoint(types)
@@ -140,14 +143,28 @@ class CommitSignal:
         written = set(types)
         with self._lock:
             waiters = list(self._waiters)
+            self._count_commit()
         for waiter in waiters:
             if waiter.types is None or not waiter.types.isdisjoint(written):
                 waiter.wake()
+
+    def wait_for_commit(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the next commit (or the close); False if none came."""
+        with self._lock:
+            seen = self._commits
+            return self._committed.wait_for(
+                lambda: self._commits != seen or self._closed, timeout)
+
+    def _count_commit(self) -> None:
+        """(Under the lock.) One more commit: wake the threads in :meth:`wait_for_commit`."""
+        self._commits += 1
+        self._committed.notify_all()
 
     def close(self) -> None:
         """Wake every waiter for good: the store is closed."""
         with self._lock:
             self._closed = True
+            self._committed.notify_all()
             waiters = list(self._waiters)
         for waiter in waiters:
             waiter.wake()

@@ -1,30 +1,26 @@
-"""Subscriptions: catch up from a position, then follow the log live.
+"""Subscriptions for asyncio code: the blocking subscription, awaited.
 
-A subscription pages through the log by position (``WHERE position >= ?``), so it holds
-no long read transaction and never buffers more than one page. When it has caught up it
-waits for the store's commit signal, which covers appends made through this store, or
-for a short poll interval, which covers appends made by other processes on the same
-file. SQLite serialises writers and numbers positions in commit order, so a page read
-after a commit sees every earlier position: no gap and no duplicate.
+There is one way records reach a subscriber (:class:`SyncSubscription`: catch-up, then the
+writer's pushes and polls). This face runs its ``next_batch`` in a worker thread, in
+slices of at most :data:`SLICE_S`, so a cancelled task frees that thread within a slice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sagalog.store._errors import StoreClosedError
 
 if TYPE_CHECKING:
     from sagalog.events import Envelope, Message
+    from sagalog.store._contract import SubscriptionProtocol
 
-__all__ = ["Subscription"]
+__all__ = ["SLICE_S", "Subscription"]
 
-FetchPage = Callable[[int, int], Awaitable[tuple[list["Envelope[Message]"], int]]]
-"""Reads up to ``n`` records from ``position`` on (inclusive); says where to go on from."""
+SLICE_S = 0.5
+"""Longest a worker thread blocks for one awaited ``next_batch``."""
 
 
 class Subscription:
@@ -36,18 +32,8 @@ class Subscription:
             handle(record)
     """
 
-    def __init__(
-        self,
-        fetch: FetchPage,
-        signal: Callable[[], asyncio.Event],
-        from_position: int,
-        poll_interval: float,
-        page_size: int = 500,
-    ) -> None:
-        self._fetch = fetch
-        self._signal = signal
-        self._next = max(from_position, 1)
-        self._poll = poll_interval
+    def __init__(self, inner: SubscriptionProtocol, page_size: int = 500) -> None:
+        self._inner = inner
         self._page_size = page_size
         self._buffer: deque[Envelope[Message]] = deque()
         self._closed = False
@@ -55,11 +41,14 @@ class Subscription:
     @property
     def next_position(self) -> int:
         """The position the next record will have at least."""
-        return self._next
+        if self._buffer:
+            return self._buffer[0].position
+        return self._inner.next_position
 
     def close(self) -> None:
         """Stop the subscription; a pending or later ``__anext__`` ends the iteration."""
         self._closed = True
+        self._inner.close()
 
     def __aiter__(self) -> Subscription:
         return self
@@ -86,18 +75,11 @@ class Subscription:
         if self._buffer:
             count = min(limit, len(self._buffer))
             return [self._buffer.popleft() for _ in range(count)]
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while not self._closed:
-            signal = self._signal()  # taken before the read, so no commit is missed
-            page, self._next = await self._fetch(self._next, limit)
-            if page:
+            wait = SLICE_S if deadline is None else max(0.0, min(SLICE_S, deadline - loop.time()))
+            page = await asyncio.to_thread(self._inner.next_batch, limit, wait)
+            if page or (deadline is not None and loop.time() >= deadline):
                 return page
-            wait = self._poll
-            if deadline is not None:
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    return []
-                wait = min(wait, left)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), wait)
         return []

@@ -1,9 +1,9 @@
-"""Checking a log end to end: the hash chain, gapless positions, and SQLite's quick check."""
+"""Checking a log end to end: the hash chain, gapless positions, and the backend's own check."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ __all__ = ["VerifyReport", "verify_rows"]
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """The outcome of :meth:`SqliteEventStore.verify`."""
+    """The outcome of a store's ``verify``."""
 
     ok: bool
     """True when the chain, the positions and SQLite's own check all pass."""
@@ -25,7 +25,8 @@ class VerifyReport:
     problem: str | None
     """What is wrong there, in words."""
     quick_check: str
-    """What ``PRAGMA quick_check`` said (``ok`` when the file is sound)."""
+    """What the backend's own integrity check said (``ok`` when sound): for SQLite, its
+    ``PRAGMA quick_check``."""
 
     def json(self) -> str:
         """The report as one JSON document (``verify --format json``), its fields as keys."""
@@ -39,16 +40,19 @@ class VerifyReport:
         return f"FAILED: {self.problem}"
 
 
-async def verify_rows(
-    batches: AsyncIterator[list[Any]],
+def verify_rows(
+    batches: Iterable[Sequence[Any]],
     quick_check: str,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Walk ``batches`` of (envelope columns..., hash) rows in position order."""
+    """Walk ``batches`` of raw records (the envelope columns, then ``hash``) in order.
+
+    ``quick_check`` is what the backend's own integrity check said (``ok`` when sound).
+    """
     previous = GENESIS
     expected_position = 1
     count = 0
-    async for rows in batches:
+    for rows in batches:
         for row in rows:
             position = row[0]
             if position != expected_position:
@@ -72,7 +76,7 @@ async def verify_rows(
     if quick_check != "ok":
         return VerifyReport(
             ok=False, records=count, first_bad_position=None,
-            problem=f"SQLite quick_check: {quick_check}", quick_check=quick_check,
+            problem=f"integrity check: {quick_check}", quick_check=quick_check,
         )
     return VerifyReport(
         ok=True, records=count, first_bad_position=None, problem=None, quick_check=quick_check

@@ -33,7 +33,7 @@ def test_importing_sagalog_adds_no_sink_and_logs_nothing(tmp_path) -> None:
         import sagalog.actors, sagalog.sagas
         assert len(logger._core.handlers) == before + 1, "an import added a sink"
         async def main():
-            async with store.SqliteEventStore.open({str(tmp_path / "x.db")!r}):
+            async with store.AsyncEventStore.open({str(tmp_path / "x.db")!r}):
                 pass
         asyncio.run(main())
         assert lines == [], lines

@@ -13,7 +13,7 @@ import pytest
 
 from sagalog.actors import Ledger, Runtime
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import on_a_terminal as terminal
 
 RUN = Path(__file__).resolve().parents[1] / "run.py"
@@ -43,7 +43,7 @@ def on_a_terminal(*arguments: str) -> str:
                                                  (["at", "LAST"], "folding")])
 def test_a_terminal_gets_a_bar_and_a_pipe_gets_none(log: Path, command: list[str],
                                                     label: str) -> None:
-    with SyncEventStore.open(str(log), read_only=True) as store:
+    with open_store(str(log), read_only=True) as store:
         total = store.last_position()
     command = [str(total) if part == "LAST" else part for part in command]
     drawn = on_a_terminal(*command, "--db", str(log))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import Deposited
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def probe(*arguments: str) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("startup") / "log.db"
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         store.append("acct", [Deposited(account="a", amount=1)], correlation_id="run-1")
     return path
 

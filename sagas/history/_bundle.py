@@ -39,7 +39,7 @@ from sagalog.sagas.history._errors import BundleExistsError, UnknownRunError
 from sagalog.sagas.history._producers import producers
 from sagalog.sagas.history._reading import SELECT_RECORDS, decode_row
 from sagalog.sagas.history._runs import open_read_only
-from sagalog.store import ANY, AppendRequest, SyncEventStore
+from sagalog.store import ANY, AppendRequest, open_store
 
 if TYPE_CHECKING:
     from sagalog.events import Envelope, Message, Registry
@@ -139,7 +139,7 @@ def _write(path: Path, records: list[Envelope[Message]], actors: list[str]) -> N
     clock = _ReplayClock()
     # Durability "off": nothing here must survive a crash (the file is renamed into
     # place only when whole), and fsyncing each of thousands of commits costs seconds.
-    with SyncEventStore.open(path, durability="off", clock=clock) as store:
+    with open_store(path, durability="off", clock=clock) as store:
         for recorded_at, same_time in itertools.groupby(records, lambda r: r.recorded_at):
             clock.now = recorded_at
             store.append_all([

@@ -5,7 +5,7 @@ three calls they need (``last_position``, ``checkpoints``, ``read_all``) on one
 connection that cannot write (:func:`._runs.open_read_only`, which also reads a log in a
 read-only folder) on the caller's thread, a page at a time, decoding through the public
 registry (so old versions are upcast as usual): the same guarantee as
-``SyncEventStore.open(path, read_only=True)`` (nothing written, the WAL never
+``open_store(path, read_only=True)`` (nothing written, the WAL never
 checkpointed) without the store's writer and event-loop threads. Measured: ``what-if``
 on the 1,000,000-event bench log takes 30 s this way and 48 s through a read-only
 ``SyncEventStore`` (a loop hop and an aiosqlite call per page of filtered records).

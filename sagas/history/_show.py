@@ -9,7 +9,7 @@ from sagalog.sagas.history._errors import PositionOutOfRangeError
 
 if TYPE_CHECKING:
     from sagalog.events import Envelope, Message
-    from sagalog.store import SyncEventStore
+    from sagalog.store import LogReaderProtocol
 
 __all__ = ["causal_chain", "show", "show_json"]
 
@@ -17,7 +17,7 @@ MAX_CHAIN = 10_000
 """A chain longer than this is cut (a cycle cannot be recorded, but a log can be edited)."""
 
 
-def causal_chain(store: SyncEventStore, position: int) -> list[Envelope[Message]]:
+def causal_chain(store: LogReaderProtocol, position: int) -> list[Envelope[Message]]:
     """The record at ``position`` and each cause before it, the root last.
 
     Raises:
@@ -36,7 +36,7 @@ def causal_chain(store: SyncEventStore, position: int) -> list[Envelope[Message]
     return chain
 
 
-def show(store: SyncEventStore, position: int) -> str:
+def show(store: LogReaderProtocol, position: int) -> str:
     """The record at ``position`` in full, then its causal chain, root last."""
     chain = causal_chain(store, position)
     record = chain[0]
@@ -61,7 +61,7 @@ def show(store: SyncEventStore, position: int) -> str:
     return "\n".join(lines)
 
 
-def show_json(store: SyncEventStore, position: int) -> str:
+def show_json(store: LogReaderProtocol, position: int) -> str:
     """The record at ``position`` and its causal chain as one JSON document (``show``).
 
     ``{"record": {...}, "causes": [...], "complete"}``: the record has the keys of an

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sagalog.events import Envelope, Message
     from sagalog.sagas._definition import SagaDefinition
     from sagalog.sagas.history._timeline import Entry, Timeline
-    from sagalog.store import SyncEventStore
+    from sagalog.store import LogReaderProtocol
 
 __all__ = ["Step", "actor_deaths", "errors_of", "is_failure", "steps_of"]
 
@@ -156,7 +156,7 @@ def errors_of(timeline: Timeline, definition: SagaDefinition | None = None) -> l
             if entry.decision is None and _failed(entry, failures)]
 
 
-def actor_deaths(store: SyncEventStore, timeline: Timeline) -> list[Envelope[Message]]:
+def actor_deaths(store: LogReaderProtocol, timeline: Timeline) -> list[Envelope[Message]]:
     """``ActorDied`` records of the run's actors between its first and last record.
 
     An unfinished run (a command still unanswered) may be stuck because the actor that

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sagalog.events import Envelope, Message
-    from sagalog.store import SyncEventStore
+    from sagalog.store import LogReaderProtocol
 
 __all__ = ["Entry", "Timeline", "read_timeline"]
 
@@ -157,7 +157,7 @@ def _mermaid_text(text: str) -> str:
     return text
 
 
-def read_timeline(store: SyncEventStore, run_id: str) -> Timeline:
+def read_timeline(store: LogReaderProtocol, run_id: str) -> Timeline:
     """The timeline of ``run_id`` (a correlation id).
 
     Raises:

@@ -20,7 +20,7 @@ from sagalog.actors import (
 from sagalog.actors import Runtime as _Runtime
 from sagalog.events import Command, Envelope, Event, Message, derived_event_id
 from sagalog.events.runtime import HandlerFailed
-from sagalog.store import SqliteEventStore
+from sagalog.store import AsyncEventStore
 from tests.support import run
 
 
@@ -70,7 +70,7 @@ def _reset_recorder() -> None:
 
 def records(path: str) -> list[Envelope[Message]]:
     async def read() -> list[Envelope[Message]]:
-        async with SqliteEventStore.open(path) as store:
+        async with AsyncEventStore.open(path) as store:
             return [r async for r in store.read_all()]
 
     return run(read())
@@ -129,7 +129,7 @@ def test_rerun_with_different_output_keeps_the_first_and_warns(db_path: str, log
     """If a re-run's outputs differ from those recorded, the first recorded result stands."""
 
     async def prepare() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             (ping,) = await store.append("s", [Ping(n=1)])
             # As if an earlier run recorded other content under the derived id.
             await store.append("s", [Pong(n=999)], causation_id=ping.event_id,

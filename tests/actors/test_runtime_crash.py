@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from sagalog.events import Command, Event, derived_event_id
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import LineReader, wait_for_wal_write
 
 pytestmark = pytest.mark.slow
@@ -186,7 +186,7 @@ class Snapshot:
 
 
 def inspect(path):
-    with SyncEventStore.open(path, durability="full") as store:
+    with open_store(path, durability="full") as store:
         report = store.verify()
         records = list(store.read_all())
         checkpoints = {hop.name: store.checkpoint(hop.name) for hop in HOPS}

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sagalog.actors import Actor, CancelTimer, Runtime, Schedule, VirtualClock, handles
 from sagalog.events import Command, Envelope, Event, Message
 from sagalog.events.runtime import TimerCancelled, TimerFired, TimerScheduled
-from sagalog.store import SyncEventStore
+from sagalog.store import EventStoreProtocol
 
 
 class StartWait(Command, name="tm.StartWait"):
@@ -32,7 +32,8 @@ class Waiter(Actor):
         return outputs
 
 
-def wait_for(store: SyncEventStore, kind: type[Message], count: int = 1) -> list[Envelope[Message]]:
+def wait_for(store: EventStoreProtocol, kind: type[Message],
+             count: int = 1) -> list[Envelope[Message]]:
     """Block (with a deadline) until ``count`` records of ``kind`` are in the log."""
     subscription = store.subscribe(types=[kind])
     found: list[Envelope[Message]] = []
@@ -44,7 +45,7 @@ def wait_for(store: SyncEventStore, kind: type[Message], count: int = 1) -> list
     return found
 
 
-def kinds(store: SyncEventStore) -> list[str]:
+def kinds(store: EventStoreProtocol) -> list[str]:
     return [record.type for record in store.read_all()]
 
 

@@ -15,7 +15,7 @@ from sagalog.events import registry
 from sagalog.sagas import kinds
 from sagalog.sagas.catalog import DEFINITIONS, KINDS
 from sagalog.sagas.jobs import JOB_SAGA
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ("sagalog.sagas.catalog", "sagalog.sagas.etl", "sagalog.sagas.jobs",
@@ -45,7 +45,7 @@ def fresh(code: str, *arguments: str) -> str:
 def test_list_loads_no_workflow(tmp_path: Path) -> None:
     """``list`` reads the runs table: importing the workflows was half of its time."""
     log = tmp_path / "log.db"
-    with SyncEventStore.open(log):
+    with open_store(log):
         pass
     out = fresh("import sys, run\n"
                 "assert run.main(['-q', 'list', '--db', sys.argv[1]]) == 0\n"

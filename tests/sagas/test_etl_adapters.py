@@ -30,7 +30,7 @@ from sagalog.events.etl import (
     Validated,
     ValidateFile,
 )
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 
 CSV = b"city,population\nLisbon,545000\n"
 HTML = b"<!DOCTYPE html>\n<html><body><h1>Service unavailable, try later</h1></body></html>\n"
@@ -300,7 +300,7 @@ def test_the_manifest_is_the_last_record_per_source(tmp_path):
         return ManifestRecorded(source_id=source, run_id="r", url="http://x", etag=None,
                                 sha256=sha * 64, size=1, file_path=f"/{source}", format="csv")
 
-    with SyncEventStore.open(tmp_path / "log.db", durability="off") as store:
+    with open_store(tmp_path / "log.db", durability="off") as store:
         store.append("m", [record("a", "1"), record("b", "2")])
         store.append("m", [record("a", "3")])
         projected = manifest(store)

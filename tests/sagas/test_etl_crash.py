@@ -24,7 +24,7 @@ import pytest
 
 from sagalog.actors.etl_server import serve_directory
 from sagalog.sagas.etl import unfinished_etl
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.sagas.test_order_crash import complaints
 
 pytestmark = pytest.mark.slow
@@ -84,7 +84,7 @@ def test_a_run_killed_mid_download_resumes_without_downloading_anything_twice(tm
         assert complaints((tmp_path / "first.err").read_text()) == []
 
         # Mid-run: the held source has not ended, and its file was never served.
-        with SyncEventStore.open(db) as store:
+        with open_store(db) as store:
             assert "c" in {saga.rsplit("/", 1)[1] for saga in unfinished_etl(store)}
         assert server.served["GET", HELD] == 0
 
@@ -97,7 +97,7 @@ def test_a_run_killed_mid_download_resumes_without_downloading_anything_twice(tm
             f"/{name}": 1 for name in FILES}
         assert server.count("GET", HELD) == 2
 
-        with SyncEventStore.open(db) as store:
+        with open_store(db) as store:
             assert unfinished_etl(store) == set()
             counts = collections.Counter(
                 (record.type, record.correlation_id)

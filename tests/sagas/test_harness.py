@@ -15,7 +15,7 @@ from sagalog.events.orders import (
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
 from sagalog.sagas.testing import replay
-from sagalog.store import SyncEventStore, export_lines
+from sagalog.store import export_lines, open_store
 
 PLACED = OrderPlaced(order_id="h1", product_id="p", amount_cents=100)
 
@@ -47,7 +47,7 @@ def test_replaying_an_exported_log_reproduces_its_recorded_decisions(tmp_path: P
             place_order(runtime, f"r{n}")
         assert runtime.wait_until_idle(60)
     export = tmp_path / "run.jsonl"
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         export.write_text("\n".join(export_lines(store)) + "\n")
         recorded = [r.data for r in store.read_all(types=[SagaDecided])]
     run = replay(ORDER_SAGA, export)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sagalog.actors.jobs import JobsDatabase, search
 from sagalog.sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import LineReader
 
 RUN = Path(__file__).resolve().parents[2] / "run.py"
@@ -70,7 +70,7 @@ def wait_for(db: Path, type_name: str, at_least: int = 1) -> None:
 
 def submit_many(db: Path, number: int) -> None:
     config = load_jobs_config(None, db)
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         for n in range(number):
             raw = json.dumps({"type": "custom", "job_id": f"j{n}", "tenant": "t",
                               "pipeline": "p"})
@@ -79,7 +79,7 @@ def submit_many(db: Path, number: int) -> None:
 
 def ends(db: Path) -> Counter[str]:
     """Each submission's correlation id -> how many times it ended (accepted or rejected)."""
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         return Counter(r.correlation_id or "" for r in store.read_all(
             types=["JobRejected", *JOBS_TERMINAL_TYPES]))
 
@@ -104,7 +104,7 @@ def test_submit_the_examples_then_a_worker_until_idle_runs_them(tmp_path: Path) 
         assert jobs.status("sales-2024-09-25") == "succeeded"
     hits = search(tmp_path / "search.db", "holiday")
     assert [(h.job_id, h.doc_id) for h in hits] == [("handbook-reindex-1", "holidays")]
-    with SyncEventStore.open(tmp_path / "log.db") as store:
+    with open_store(tmp_path / "log.db") as store:
         (rejected,) = [r.data for r in store.read_all(types=["JobRejected"])]
     assert rejected.reason == "invalid default job: documents.0.title: Field required"  # type: ignore[attr-defined]
     assert rejected.raw == (EXAMPLES / "invalid-job.json").read_text()  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ import pytest
 from sagalog.actors.jobs import JobsDatabase, indexed
 from sagalog.events.jobs import JobsFailureInjection
 from sagalog.sagas.jobs import JOBS_TERMINAL_TYPES, load_jobs_config, submit_job
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import wait_for_wal_write
 
 pytestmark = pytest.mark.slow
@@ -71,7 +71,7 @@ FAILING = {f"job-{n}" for n in range(JOBS) if n % 5 == 0}
 def submit_all(db: Path) -> None:
     config = load_jobs_config(None, db).model_copy(update={
         "failure_injection": JobsFailureInjection(pipeline_fails=sorted(FAILING))})
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         for n in range(JOBS):
             job_id, raw = job(n)
             submit_job(store, raw, job_id, config)
@@ -123,7 +123,7 @@ def kill_round(db: Path, grow_by: int, stderr_path: Path, *, mid_write: bool,
 
 def effects_ahead_of_the_log(db: Path) -> int:
     """Pipeline runs and status changes whose result the log does not hold (yet)."""
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         logged = {(r.correlation_id, r.type) for r in store.read_all(
             types=["JobFinished", "JobStatusUpdated"])}
     with JobsDatabase.open(f"{db}.jobs") as jobs:
@@ -137,7 +137,7 @@ def effects_ahead_of_the_log(db: Path) -> int:
 def check(db: Path, *, final: bool) -> int:
     """What must hold at any moment; at the end, that everything ended once. Returns how
     many submissions had not ended."""
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         assert store.verify().ok
         records = list(store.read_all())
     kinds = Counter((r.correlation_id, r.type) for r in records)

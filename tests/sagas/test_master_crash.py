@@ -24,7 +24,7 @@ import pytest
 
 from sagalog.actors.master import effect_rows, monitoring_rows, read_monitoring
 from sagalog.events.master import ActivitySucceeded
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.sagas.procs.master_worker import write_config
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def resume_to_end(db: Path) -> str:
 
 def check_once(db: Path, warehouse: Path, monitoring: Path) -> None:
     """One effect per activity, one success per activity, one end; monitoring = the log."""
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         assert store.verify().ok
         records = list(store.read_all())
     (run_id,) = {r.correlation_id for r in records if r.type == "MasterPipelineStarted"}
@@ -118,7 +118,7 @@ def test_a_kill_between_an_effect_and_its_result_does_not_apply_it_twice(
         return any(row["stage"] == "transformation" for row in effect_rows(warehouse))
 
     assert kill_when(proc, transformed)
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         kinds = [r.type for r in store.read_all()]
     assert "RunTransformation" in kinds
     assert "TransformationSucceeded" not in kinds

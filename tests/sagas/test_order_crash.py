@@ -32,7 +32,7 @@ import pytest
 
 from sagalog.actors import Ledger
 from sagalog.sagas.orders import SERVICES, TERMINAL_TYPES, FailurePlan
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import wait_for_wal_write
 
 pytestmark = pytest.mark.slow
@@ -184,7 +184,7 @@ def inspect(db):
     and every compensation (in the log and in the ledger) undoes a success recorded
     before it, for the same service and order.
     """
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         report = store.verify()
         records = list(store.read_all())
     assert report.ok, str(report)
@@ -367,7 +367,7 @@ class FullRun:
 
 def outcomes(db):
     """Each order's terminal: its type and, for a failure, the steps it undid."""
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         report = store.verify()
         records = list(store.read_all())
     assert report.ok, str(report)

@@ -24,7 +24,7 @@ import pytest
 
 from sagalog.actors.pipeline import load_history
 from sagalog.sagas.pipeline import unfinished_pipelines
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.sagas.pipeline_support import (
     break_schema,
     config_of,
@@ -97,14 +97,14 @@ def test_a_run_killed_mid_way_finishes_once_on_the_next_start(tmp_path: Path,
     break_schema(project)
 
     kill_once(db, project, after, recorded(db, after))
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         interrupted = bool(unfinished_pipelines(store))
     if after != "PipelineFinished":  # fsynced commits are still ahead: the kill lands mid-run
         assert interrupted
     again = cli(db, project)
 
     assert again.returncode == 0, again.stderr
-    with SyncEventStore.open(db) as store:
+    with open_store(db) as store:
         assert store.verify().ok
         assert unfinished_pipelines(store) == set()
         log = list(store.read_all())

@@ -13,9 +13,9 @@ from sagalog.store import (
     NO_STREAM,
     STREAM_EXISTS,
     AppendRequest,
+    AsyncEventStore,
     Checkpoint,
     EventIdConflictError,
-    SqliteEventStore,
     StoreError,
     WrongExpectedVersionError,
 )
@@ -31,7 +31,7 @@ def test_append_returns_records_with_the_full_envelope(db_path: str) -> None:
     """An append returns one envelope per message with position, versions, ids and links."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             cause = uuid4()
             records = await store.append(
                 "acct-1",
@@ -71,7 +71,7 @@ def test_expected_version_kinds(db_path: str, expected: object, existing: int, o
     """Each kind of expected version accepts exactly the stream states it names."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability="off") as store:
+        async with AsyncEventStore.open(db_path, durability="off") as store:
             if existing:
                 await store.append("s", [Deposited(account="a", amount=i) for i in range(existing)])
             append = store.append(
@@ -94,7 +94,7 @@ def test_conflict_carries_stream_expected_actual_and_writes_nothing(db_path: str
     """A version conflict names stream, expected and actual, and leaves the log as it was."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("acct", [Deposited(account="a", amount=1)])
             with pytest.raises(WrongExpectedVersionError) as caught:
                 await store.append(
@@ -115,7 +115,7 @@ def test_identical_repeat_of_event_ids_returns_stored_records(db_path: str) -> N
     """Appending ids already stored with identical content appends nothing and returns them."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             ids = [uuid4(), uuid4()]
             messages = [Deposited(account="a", amount=1), Deposited(account="a", amount=2)]
             first = await store.append("acct", messages, event_ids=ids, correlation_id="c")
@@ -132,7 +132,7 @@ def test_repeat_of_event_id_with_other_content_is_refused(db_path: str) -> None:
     """An event id already stored with different content raises and writes nothing."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             event_id = uuid4()
             await store.append("acct", [Deposited(account="a", amount=1)], event_ids=[event_id])
             with pytest.raises(EventIdConflictError, match="different content") as caught:
@@ -150,7 +150,7 @@ def test_partly_recorded_append_is_completed(db_path: str) -> None:
     """An append whose first ids are recorded identically gets only its missing records."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             ids = [uuid4(), uuid4(), uuid4()]
             messages = [Deposited(account="a", amount=n) for n in range(3)]
             # As an import of an export cut inside this append leaves it:
@@ -176,7 +176,7 @@ def test_concurrent_identical_appends_with_derived_ids_record_once(db_path: str)
     async def scenario() -> None:
         import asyncio
 
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             cause = uuid4()
             ids = [derived_event_id(cause, "handler", i) for i in range(3)]
             messages = [Deposited(account="a", amount=i) for i in range(3)]
@@ -193,7 +193,7 @@ def test_append_all_is_atomic_across_streams(db_path: str) -> None:
     """If one request of an append_all fails its check, no stream of it is written."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("b", [Deposited(account="b", amount=1)])
             with pytest.raises(WrongExpectedVersionError):
                 await store.append_all(
@@ -222,7 +222,7 @@ def test_checkpoint_moves_in_the_same_transaction_as_the_append(db_path: str) ->
     """A refused append leaves its checkpoint unmoved; a committed one moves it."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("in", [Deposited(account="a", amount=1)])
             with pytest.raises(WrongExpectedVersionError):
                 await store.append(
@@ -245,7 +245,7 @@ def test_append_of_an_unregistered_object_is_refused(db_path: str) -> None:
     """Only registered messages can be appended; the error says what was given."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             with pytest.raises(StoreError, match="dict"):
                 await store.append("s", [{"amount": 1}])  # type: ignore[list-item]
             with pytest.raises(StoreError, match="expected_version"):
@@ -262,11 +262,11 @@ def test_store_survives_reopen(db_path: str) -> None:
     """Records and stream versions are there after closing and reopening the file."""
 
     async def write() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("s", [Deposited(account="a", amount=1)])
 
     async def reopen() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("s", [Deposited(account="a", amount=2)], expected_version=1)
             assert [r.data.amount async for r in store.read_stream("s")] == [1, 2]  # type: ignore[attr-defined]
 

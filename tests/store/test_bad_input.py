@@ -11,11 +11,11 @@ import pytest
 from sagalog.events import Event, InvalidMessageError, UnknownMessageTypeError, UnportableValueError
 from sagalog.store import (
     MAX_ID_LENGTH,
+    AsyncEventStore,
     CorruptDatabaseError,
     InvalidStreamIdError,
     NotADatabaseError,
     SchemaVersionError,
-    SqliteEventStore,
     StoreError,
 )
 from tests.support import Deposited, Note, run
@@ -38,7 +38,7 @@ def digest(path: Path) -> str:
 
 def open_store(path: str | Path) -> None:
     async def scenario() -> None:
-        async with SqliteEventStore.open(path):
+        async with AsyncEventStore.open(path):
             pass
 
     run(scenario())
@@ -49,7 +49,7 @@ def test_hostile_stream_ids_round_trip_exactly(db_path: str, stream_id: str) -> 
     """Quotes, %, _, unicode and 5,000 characters round-trip exactly and match only themselves."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability="off") as store:
+        async with AsyncEventStore.open(db_path, durability="off") as store:
             await store.append("100%_other", [Deposited(account="x", amount=0)])
             await store.append(stream_id, [Deposited(account="a", amount=1)],
                                correlation_id=stream_id)
@@ -77,7 +77,7 @@ def test_bad_stream_ids_are_refused_clearly(db_path: str, stream_id: object, rea
     """Empty ids, control characters, lone surrogates and overlong ids are refused."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             with pytest.raises(InvalidStreamIdError, match=reason):
                 await store.append(stream_id, [Deposited(account="a", amount=1)])  # type: ignore[arg-type]
             assert await store.last_position() == 0
@@ -99,7 +99,7 @@ def test_unportable_values_are_refused_before_any_write(db_path: str, message: N
     """Values PostgreSQL would refuse are refused before writing, leaving the log unchanged."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("s", [Deposited(account="a", amount=1)])
             with pytest.raises(UnportableValueError):
                 await store.append("s", [Deposited(account="a", amount=2), message])
@@ -112,7 +112,7 @@ def test_unknown_type_on_read_names_position_stream_and_type(db_path: str) -> No
     """A stored type no class reads raises a typed error naming position, stream and type."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("known", [Deposited(account="a", amount=1)])
             await store.append("mystery", [Deposited(account="a", amount=2)])
 
@@ -122,7 +122,7 @@ def test_unknown_type_on_read_names_position_stream_and_type(db_path: str) -> No
         raw.execute("UPDATE events SET type = 'gone.Thing' WHERE position = 2")
 
     async def read() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             with pytest.raises(UnknownMessageTypeError) as caught:
                 [r async for r in store.read_all()]
             assert (caught.value.position, caught.value.stream_id) == (2, "mystery")
@@ -137,7 +137,7 @@ def test_invalid_stored_data_names_the_field(db_path: str) -> None:
     """Stored data that no longer fits its class names the field; no pydantic error escapes."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("s", [Deposited(account="a", amount=1)])
 
     run(scenario())
@@ -146,7 +146,7 @@ def test_invalid_stored_data_names_the_field(db_path: str) -> None:
         raw.execute("""UPDATE events SET data = '{"account":"a"}' WHERE position = 1""")
 
     async def read() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             with pytest.raises(InvalidMessageError, match="amount: Field required") as caught:
                 [r async for r in store.read_all()]
             assert caught.value.position == 1
@@ -170,7 +170,7 @@ def test_truncated_database_is_refused_and_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
 
     async def fill() -> None:
-        async with SqliteEventStore.open(path) as store:
+        async with AsyncEventStore.open(path) as store:
             for index in range(200):
                 await store.append("s", [Note(text="x" * 500, extra={"i": index})])
 
@@ -228,7 +228,7 @@ def test_message_registered_after_a_store_opens_can_be_appended(db_path: str) ->
         n: int
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("s", [LateComer(n=1)])
             assert [r.data async for r in store.read_all()] == [LateComer(n=1)]
 

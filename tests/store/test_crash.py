@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from sagalog.events import Event
-from sagalog.store import SqliteEventStore
+from sagalog.store import AsyncEventStore
 from tests.support import LineReader, wait_for_wal_write
 
 pytestmark = pytest.mark.slow
@@ -95,14 +95,14 @@ def run_round(path, first_batch, kill_after, stderr_path, *, mid_write=False):
 
 
 async def inspect(path):
-    async with SqliteEventStore.open(path, durability="full") as store:
+    async with AsyncEventStore.open(path, durability="full") as store:
         report = await store.verify()
         records = [record async for record in store.read_all(0)]
     return report, records
 
 
 async def last_position(path):
-    async with SqliteEventStore.open(path, durability="full") as store:
+    async with AsyncEventStore.open(path, durability="full") as store:
         return await store.last_position()
 
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from sagalog.store import NO_STREAM, SqliteEventStore, StoreError, WrongExpectedVersionError
+from sagalog.store import NO_STREAM, AsyncEventStore, StoreError, WrongExpectedVersionError
 from tests.support import Deposited, run
 
 
@@ -15,7 +15,7 @@ def test_concurrent_appends_share_transactions(db_path: str) -> None:
     """64 concurrent single appends are committed in far fewer transactions than appends."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await asyncio.gather(
                 *[store.append(f"s{i}", [Deposited(account="a", amount=i)]) for i in range(64)]
             )
@@ -30,7 +30,7 @@ def test_concurrent_appends_share_transactions(db_path: str) -> None:
 def test_each_caller_is_answered_only_after_commit(db_path: str) -> None:
     """When an append returns, another connection already sees its rows."""
 
-    async def one(store: SqliteEventStore, index: int) -> None:
+    async def one(store: AsyncEventStore, index: int) -> None:
         records = await store.append(f"s{index}", [Deposited(account="a", amount=index)])
         with sqlite3.connect(db_path) as raw:
             seen = raw.execute(
@@ -39,7 +39,7 @@ def test_each_caller_is_answered_only_after_commit(db_path: str) -> None:
         assert seen == 1
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await asyncio.gather(*[one(store, i) for i in range(32)])
 
     run(scenario())
@@ -49,7 +49,7 @@ def test_one_conflict_does_not_fail_the_others_in_its_batch(db_path: str) -> Non
     """A wrong expected version fails only its own append, not the batch it shared."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("taken", [Deposited(account="a", amount=0)])
             before = store.stats.transactions
             results = await asyncio.gather(
@@ -73,7 +73,7 @@ def test_database_refusal_isolates_the_offending_append(db_path: str) -> None:
     """If SQLite itself refuses one append's rows, savepoints keep the others in the batch."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("warmup", [Deposited(account="a", amount=0)])
             # An operator's trigger the resolver cannot foresee refuses one stream's rows.
             with sqlite3.connect(db_path) as raw:
@@ -105,7 +105,7 @@ def test_every_durability_setting_appends_and_reads(db_path: str, durability: st
     """Each durability setting is accepted and sets SQLite's synchronous mode."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability=durability) as store:  # type: ignore[arg-type]
+        async with AsyncEventStore.open(db_path, durability=durability) as store:  # type: ignore[arg-type]
             await store.append("s", [Deposited(account="a", amount=1)])
             assert store.durability == durability
 
@@ -117,7 +117,7 @@ def test_unknown_durability_is_refused(db_path: str) -> None:
 
     async def scenario() -> None:
         with pytest.raises(StoreError, match="durability must be"):
-            async with SqliteEventStore.open(db_path, durability="fast"):  # type: ignore[arg-type]
+            async with AsyncEventStore.open(db_path, durability="fast"):  # type: ignore[arg-type]
                 pass
 
     run(scenario())

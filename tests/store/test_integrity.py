@@ -6,13 +6,13 @@ import sqlite3
 
 import pytest
 
-from sagalog.store import SqliteEventStore
+from sagalog.store import AsyncEventStore
 from tests.support import Deposited, run
 
 
 def fill(path: str, count: int = 10) -> None:
     async def scenario() -> None:
-        async with SqliteEventStore.open(path) as store:
+        async with AsyncEventStore.open(path) as store:
             for index in range(count):
                 await store.append(f"s{index % 3}", [Deposited(account="a", amount=index)])
 
@@ -21,7 +21,7 @@ def fill(path: str, count: int = 10) -> None:
 
 def verify(path: str):
     async def scenario():
-        async with SqliteEventStore.open(path) as store:
+        async with AsyncEventStore.open(path) as store:
             return await store.verify()
 
     return run(scenario())

@@ -18,7 +18,7 @@ from uuid import UUID
 import pytest
 
 from sagalog.events import Event
-from sagalog.store import ANY, SqliteEventStore, SyncEventStore
+from sagalog.store import ANY, AsyncEventStore, open_store
 from tests.support import LineReader
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ class Child:
 
 
 def create_store(path):
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         assert store.last_position() == 0
 
 
@@ -144,7 +144,7 @@ def test_processes_appending_to_one_file_concurrently_all_succeed_gapless(tmp_pa
         assert len(report["acks"]) == singles + bigs
         assert sum(ack[4] for ack in report["acks"]) == per_proc
 
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         report = store.verify()
         records = list(store.read_all())
         shared_versions = [r.stream_version for r in store.read_stream("shared")]
@@ -178,7 +178,7 @@ def test_processes_with_exact_expected_versions_and_retries_build_one_gapless_st
     # Conflicts really happened (the retry path ran), and none of them leaked an error.
     assert sum(report["retries"] for report in reports) > 0
 
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         report = store.verify()
         stream = list(store.read_stream("counter"))
         assert store.last_position() == total
@@ -220,7 +220,7 @@ def test_subscription_sees_another_process_appends_live_in_order_without_gaps(tm
     count = 200
 
     async def scenario():
-        async with SqliteEventStore.open(path, poll_interval=0.02) as store:
+        async with AsyncEventStore.open(path, poll_interval=0.02) as store:
             before = [LiveEvent(seq=-i) for i in range(1, 4)]
             await store.append("before", before, expected_version=ANY)
             subscription = store.subscribe(from_position=0)
@@ -289,6 +289,6 @@ def test_processes_creating_the_same_new_file_at_once_all_open_it(tmp_path):
         failures[:5]
     )
     for round_no in range(rounds):  # and every file is a sound, empty store
-        with SyncEventStore.open(tmp_path / f"new-{round_no}.db") as store:
+        with open_store(tmp_path / f"new-{round_no}.db") as store:
             assert store.verify().ok
             assert store.last_position() == 0

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import sagalog.store._signal as signal_module
-from sagalog.store import SyncEventStore, SyncSubscription
+from sagalog.store import SyncSubscription, open_store
 from tests.support import Deposited, Withdrawn
 
 
@@ -21,7 +21,7 @@ def collect(subscription: SyncSubscription, count: int, out: list[int], kinds: l
 
 def race(db_path: str) -> dict[str, list]:
     """4 writer threads append mixed types while 3 subscriptions follow; return what they saw."""
-    with SyncEventStore.open(db_path, durability="off") as store:
+    with open_store(db_path, durability="off") as store:
         store.append("seed", [Deposited(account="s", amount=0)] * 20)
         everything = store.subscribe(from_position=0)
         late = store.subscribe(from_position=15)
@@ -85,7 +85,7 @@ def test_a_full_inbox_falls_back_to_scanning(db_path: str, monkeypatch: pytest.M
 
 def test_in_memory_store_serves_thread_subscriptions() -> None:
     """A thread-side subscription on an in-memory store reads through the writer thread."""
-    with SyncEventStore.open(":memory:") as store:
+    with open_store(":memory:") as store:
         subscription = store.subscribe()
         store.append("s", [Deposited(account="a", amount=1)] * 3)
         batch = subscription.next_batch(10, timeout=5)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sagalog.store import NotADatabaseError, ReadOnlyStoreError, StoreError, SyncEventStore
+from sagalog.store import NotADatabaseError, ReadOnlyStoreError, StoreError, open_store
 from tests.support import Deposited
 
 
@@ -22,7 +22,7 @@ def _snapshot_while_open(db_path: str, into: Path) -> Path:
     The records appended last are only in the WAL; a read-write open and close would fold
     them into the database file and delete the WAL.
     """
-    with SyncEventStore.open(db_path) as store:
+    with open_store(db_path) as store:
         store.append("a", [Deposited(account="a", amount=n) for n in range(5)])
         store.set_checkpoint("reader", 3)
         copy = into / "copy.db"
@@ -39,7 +39,7 @@ def test_read_only_store_reads_everything_and_leaves_the_files_unchanged(
     wal = Path(f"{copy}-wal")
     before = (_digest(copy), _digest(wal))
     assert wal.stat().st_size > 0
-    with SyncEventStore.open(copy, read_only=True) as store:
+    with open_store(copy, read_only=True) as store:
         assert store.read_only
         assert store.last_position() == 5
         assert [record.data.amount for record in store.read_all()] == [0, 1, 2, 3, 4]
@@ -57,7 +57,7 @@ def test_a_read_write_open_would_have_changed_the_same_files(
     """The control: the same snapshot opened read-write loses its WAL into the database."""
     copy = _snapshot_while_open(db_path, tmp_path)
     before = _digest(copy)
-    with SyncEventStore.open(copy) as store:
+    with open_store(copy) as store:
         assert store.last_position() == 5
     assert _digest(copy) != before
     assert not Path(f"{copy}-wal").exists()
@@ -65,24 +65,24 @@ def test_a_read_write_open_would_have_changed_the_same_files(
 
 def test_read_only_store_refuses_appends_and_checkpoints(db_path: str) -> None:
     """Writes raise a typed error naming the file; what is recorded stays as it was."""
-    with SyncEventStore.open(db_path) as store:
+    with open_store(db_path) as store:
         store.append("a", [Deposited(account="a", amount=1)])
-    with SyncEventStore.open(db_path, read_only=True) as store:
+    with open_store(db_path, read_only=True) as store:
         with pytest.raises(ReadOnlyStoreError, match="read-only; nothing was written"):
             store.append("a", [Deposited(account="a", amount=2)])
         with pytest.raises(ReadOnlyStoreError, match=db_path):
             store.set_checkpoint("reader", 1)
         assert store.last_position() == 1
-    with SyncEventStore.open(db_path) as store:
+    with open_store(db_path) as store:
         assert store.last_position() == 1
         assert store.checkpoint("reader") == 0
 
 
 def test_read_only_store_reads_while_another_store_appends(db_path: str) -> None:
     """A read-only store sees what a live writer commits after it opened."""
-    with SyncEventStore.open(db_path) as writer:
+    with open_store(db_path) as writer:
         writer.append("a", [Deposited(account="a", amount=1)])
-        with SyncEventStore.open(db_path, read_only=True) as reader:
+        with open_store(db_path, read_only=True) as reader:
             assert reader.last_position() == 1
             writer.append("a", [Deposited(account="a", amount=2)])
             assert reader.last_position() == 2
@@ -93,15 +93,15 @@ def test_read_only_store_creates_nothing(tmp_path: Path) -> None:
     """A missing file is not created, an empty one gets no schema, memory is refused."""
     missing = tmp_path / "missing.db"
     with pytest.raises(NotADatabaseError, match="no such log file"):
-        SyncEventStore.open(missing, read_only=True)
+        open_store(missing, read_only=True)
     assert not missing.exists()
     empty = tmp_path / "empty.db"
     empty.touch()
     with pytest.raises(NotADatabaseError, match="holds no sagalog log"):
-        SyncEventStore.open(empty, read_only=True)
+        open_store(empty, read_only=True)
     assert empty.stat().st_size == 0
     with pytest.raises(StoreError, match="needs a file"):
-        SyncEventStore.open(":memory:", read_only=True)
+        open_store(":memory:", read_only=True)
 
 
 def test_read_only_store_refuses_a_file_that_is_not_a_log(tmp_path: Path) -> None:
@@ -109,5 +109,5 @@ def test_read_only_store_refuses_a_file_that_is_not_a_log(tmp_path: Path) -> Non
     text = tmp_path / "notes.db"
     text.write_text("not a database\n" * 20)
     with pytest.raises(NotADatabaseError, match="not an SQLite database"):
-        SyncEventStore.open(text, read_only=True)
+        open_store(text, read_only=True)
     assert text.read_text() == "not a database\n" * 20

@@ -17,11 +17,12 @@ import pytest
 
 from sagalog.sagas.history import open_read_only
 from sagalog.store import (
+    EventStoreProtocol,
     ReadOnlyLogError,
     StoreError,
-    SyncEventStore,
     UnreadableLogError,
     check_writable,
+    open_store,
     read_only_uri,
 )
 from tests.support import Deposited, folder_bytes, log_bytes, read_only
@@ -30,7 +31,7 @@ FOLDED = 3  # records in the database file itself
 IN_WAL = 2  # records appended after, only in the WAL of a copy taken while open
 
 
-def _append(store: SyncEventStore, amounts: range) -> None:
+def _append(store: EventStoreProtocol, amounts: range) -> None:
     store.append("a", [Deposited(account="a", amount=n) for n in amounts])
 
 
@@ -38,7 +39,7 @@ def _folded_log(folder: Path) -> Path:
     """A log whose writer closed: its WAL folded into the file and deleted."""
     folder.mkdir()
     path = folder / "log.db"
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         _append(store, range(FOLDED))
     assert sorted(file.name for file in folder.iterdir()) == ["log.db"]
     return path
@@ -51,7 +52,7 @@ def _log_with_wal(source: Path, folder: Path, *, index: bool) -> Path:
     """
     path = _folded_log(source)
     folder.mkdir()
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         _append(store, range(FOLDED, FOLDED + IN_WAL))
         names = ["log.db", "log.db-wal"] + (["log.db-shm"] if index else [])
         for name in names:
@@ -61,7 +62,7 @@ def _log_with_wal(source: Path, folder: Path, *, index: bool) -> Path:
 
 
 def _amounts(path: Path) -> list[int]:
-    with SyncEventStore.open(path, read_only=True) as store:
+    with open_store(path, read_only=True) as store:
         assert store.verify().ok
         subscription = store.subscribe(from_position=1)
         try:
@@ -138,7 +139,7 @@ def test_a_wal_without_its_index_in_a_read_only_folder_is_refused_saying_what_to
         assert "read-only file system" in message or "not writable" in message
         assert "\n" not in message
         with pytest.raises(UnreadableLogError, match=advice):
-            SyncEventStore.open(path, read_only=True)
+            open_store(path, read_only=True)
         with pytest.raises(UnreadableLogError, match=advice):
             open_read_only(path)
     assert folder_bytes(path.parent) == before
@@ -167,7 +168,7 @@ def test_a_read_only_file_in_a_writable_folder_reads_but_refuses_writers(
         assert _amounts(path) == list(range(FOLDED))
         refused = rf"^{re.escape(str(path))} is read-only: the file is "
         with pytest.raises(ReadOnlyLogError, match=refused):
-            SyncEventStore.open(path)
+            open_store(path)
     assert log_bytes(path) == before
 
 
@@ -180,7 +181,7 @@ def test_a_read_only_wal_reads_but_refuses_writers(tmp_path: Path) -> None:
         assert _amounts(path) == list(range(FOLDED + IN_WAL))
         refused = rf"^{re.escape(str(path))} is read-only: log\.db-wal "
         with pytest.raises(ReadOnlyLogError, match=refused):
-            SyncEventStore.open(path)
+            open_store(path)
     assert log_bytes(path) == before
 
 
@@ -193,7 +194,7 @@ def test_writers_are_refused_a_read_only_folder_before_anything_opens(tmp_path: 
         with pytest.raises(ReadOnlyLogError, match=rf"^{re.escape(str(path))} is read-only: "
                            r"(the file|its folder) .*; copy it to a writable folder to write "
                            r"to it \(it can still be read where it is\)$"):
-            SyncEventStore.open(path)
+            open_store(path)
         new = path.parent / "new.db"
         with pytest.raises(ReadOnlyLogError, match=r"new\.db is read-only: it does not exist"):
             check_writable(new)
@@ -205,6 +206,6 @@ def test_writers_are_refused_a_read_only_folder_before_anything_opens(tmp_path: 
 def test_an_empty_path_is_refused_by_readers_and_writers(tmp_path: Path) -> None:
     """'' is no log: SQLite would quietly open a temporary database."""
     for attempt in (lambda: read_only_uri(""), lambda: check_writable(""),
-                    lambda: SyncEventStore.open("")):
+                    lambda: open_store("")):
         with pytest.raises(StoreError, match="the log's path is empty; name its file"):
             attempt()

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from sagalog.events import Event, upcaster
-from sagalog.store import SqliteEventStore
+from sagalog.store import AsyncEventStore
 from tests.support import Deposited, Withdrawn, run
 
 
@@ -15,7 +15,7 @@ def test_read_all_crosses_page_boundaries_in_order(db_path: str) -> None:
     """read_all returns every record once, in position order, across several pages."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability="off") as store:
+        async with AsyncEventStore.open(db_path, durability="off") as store:
             for start in range(0, 5000, 1000):
                 await store.append(
                     "s", [Deposited(account="a", amount=i) for i in range(start, start + 1000)]
@@ -32,7 +32,7 @@ def test_read_stream_from_a_version_is_inclusive_and_stream_only(db_path: str) -
     """read_stream returns one stream's records from the given version on."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability="off") as store:
+        async with AsyncEventStore.open(db_path, durability="off") as store:
             for index in range(30):
                 await store.append(f"s{index % 3}", [Deposited(account="a", amount=index)])
             records = [r async for r in store.read_stream("s1", from_version=4)]
@@ -47,7 +47,7 @@ def test_read_all_filters_by_type(db_path: str) -> None:
     """read_all with types returns only those message types, in order."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability="off") as store:
+        async with AsyncEventStore.open(db_path, durability="off") as store:
             await store.append(
                 "s", [Deposited(account="a", amount=1), Withdrawn(account="a", amount=1)] * 3
             )
@@ -62,12 +62,12 @@ def test_read_all_filters_by_type(db_path: str) -> None:
 def test_subscription_catches_up_then_follows_live_appends(db_path: str) -> None:
     """A subscription yields the past, then appends racing it, with no gap or duplicate."""
 
-    async def writer(store: SqliteEventStore) -> None:
+    async def writer(store: AsyncEventStore) -> None:
         for index in range(200):
             await store.append(f"w{index % 4}", [Deposited(account="a", amount=index)])
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability="off") as store:
+        async with AsyncEventStore.open(db_path, durability="off") as store:
             await store.append("past", [Withdrawn(account="a", amount=i) for i in range(50)])
             subscription = store.subscribe(from_position=0)
             task = asyncio.create_task(writer(store))
@@ -86,7 +86,7 @@ def test_subscription_with_types_skips_others(db_path: str) -> None:
     """A typed subscription delivers only its types, live as well as past."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(db_path, durability="off") as store:
+        async with AsyncEventStore.open(db_path, durability="off") as store:
             await store.append("s", [Deposited(account="a", amount=1)])
             subscription = store.subscribe(types=[Withdrawn])
             await store.append("s", [Withdrawn(account="a", amount=2)])
@@ -101,7 +101,7 @@ def test_subscription_ends_when_the_store_closes(db_path: str) -> None:
     """An iterating subscription stops cleanly when its store is closed."""
 
     async def scenario() -> None:
-        store = await SqliteEventStore.connect(db_path, durability="off")
+        store = await AsyncEventStore.connect(db_path, durability="off")
         subscription = store.subscribe()
 
         delivered = asyncio.Event()
@@ -126,7 +126,7 @@ def test_in_memory_store_reads_only_committed_records() -> None:
     """An in-memory store works end to end and never shows a half-written batch."""
 
     async def scenario() -> None:
-        async with SqliteEventStore.open(":memory:") as store:
+        async with AsyncEventStore.open(":memory:") as store:
             appends = [
                 store.append(f"s{i}", [Deposited(account="a", amount=i)] * 5) for i in range(20)
             ]
@@ -148,7 +148,7 @@ def test_old_record_written_by_an_earlier_class_is_upcast(db_path: str) -> None:
         parcel: str
 
     async def write_old() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("parcel-1", [ParcelSent(parcel="p-1")])
 
     run(write_old())
@@ -172,7 +172,7 @@ def test_old_record_written_by_an_earlier_class_is_upcast(db_path: str) -> None:
         return {**data, "weight_grams": 0}
 
     async def read_new() -> None:
-        async with SqliteEventStore.open(db_path) as store:
+        async with AsyncEventStore.open(db_path) as store:
             await store.append("parcel-2", [ParcelSentV3(parcel="p-2", carrier="dhl",
                                                          weight_grams=5)])
             records = [r async for r in store.read_all()]
@@ -192,9 +192,9 @@ def test_read_correlation_returns_one_saga_across_streams_using_the_index(db_pat
     """All records of one correlation id, from every stream, in order, via its index."""
     import sqlite3
 
-    from sagalog.store import SyncEventStore
+    from sagalog.store import open_store
 
-    with SyncEventStore.open(db_path, durability="off") as store:
+    with open_store(db_path, durability="off") as store:
         for n in range(30):
             store.append(f"s{n % 3}", [Deposited(account="a", amount=n)],
                          correlation_id=f"run-{n % 5}")

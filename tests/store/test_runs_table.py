@@ -19,8 +19,9 @@ from sagalog.store import (
     SCHEMA_VERSION,
     AppendRequest,
     EventIdConflictError,
-    SyncEventStore,
+    EventStoreProtocol,
     WrongExpectedVersionError,
+    open_store,
 )
 from tests.support import Deposited, Withdrawn
 
@@ -51,7 +52,7 @@ def tables(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...
     return summary, aggregate
 
 
-def write_mixed_log(store: SyncEventStore) -> None:
+def write_mixed_log(store: EventStoreProtocol) -> None:
     """Interleaved runs, batches, a refused append, an idempotent repeat, no-run records."""
     store.append("acct-a", [Deposited(account="a", amount=1)], correlation_id="run-a")
     store.append("acct-b", [Deposited(account="b", amount=1)], correlation_id="run-b")
@@ -76,7 +77,7 @@ def write_mixed_log(store: SyncEventStore) -> None:
 def test_the_runs_table_says_what_aggregating_the_records_says(tmp_path: Path) -> None:
     """First and last record, count, last decision and its rule, per run, after every path."""
     path = tmp_path / "log.db"
-    with SyncEventStore.open(path, durability="off") as store:
+    with open_store(path, durability="off") as store:
         write_mixed_log(store)
         first = store.read_position(1)
         assert first is not None
@@ -92,17 +93,17 @@ def test_the_runs_table_says_what_aggregating_the_records_says(tmp_path: Path) -
 def test_an_older_file_is_upgraded_by_its_first_append_not_by_opening(tmp_path: Path) -> None:
     """Schema 1 (no runs table) stays byte-for-byte as it was until something is appended."""
     path = tmp_path / "old.db"
-    with SyncEventStore.open(path, durability="off") as store:
+    with open_store(path, durability="off") as store:
         write_mixed_log(store)
     with sqlite3.connect(path) as raw:  # what a version-1 file is: no runs table
         raw.execute("DROP TABLE runs")
         raw.execute("PRAGMA user_version = 1")
     raw.close()
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         assert len(list(store.read_all())) == 12
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         store.append("acct-d", [Deposited(account="d", amount=1)], correlation_id="run-d")
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -6,13 +6,13 @@ import threading
 
 import pytest
 
-from sagalog.store import NO_STREAM, StoreClosedError, SyncEventStore, WrongExpectedVersionError
+from sagalog.store import NO_STREAM, StoreClosedError, WrongExpectedVersionError, open_store
 from tests.support import Deposited
 
 
 def test_sync_store_appends_and_reads_from_many_threads(db_path: str) -> None:
     """Threads appending through the facade are all recorded, and reads see them all."""
-    with SyncEventStore.open(db_path) as store:
+    with open_store(db_path) as store:
 
         def work(index: int) -> None:
             for n in range(20):
@@ -32,7 +32,7 @@ def test_sync_store_appends_and_reads_from_many_threads(db_path: str) -> None:
 
 def test_sync_store_raises_typed_errors_in_the_caller(db_path: str) -> None:
     """Errors raised on the store's thread reach the calling thread as the same types."""
-    with SyncEventStore.open(db_path) as store:
+    with open_store(db_path) as store:
         store.append("s", [Deposited(account="a", amount=1)])
         with pytest.raises(WrongExpectedVersionError):
             store.append("s", [Deposited(account="a", amount=1)], expected_version=NO_STREAM)
@@ -42,7 +42,7 @@ def test_sync_store_raises_typed_errors_in_the_caller(db_path: str) -> None:
 
 def test_sync_subscription_delivers_appends_from_another_thread(db_path: str) -> None:
     """A blocking subscription receives what another thread appends, in order."""
-    with SyncEventStore.open(db_path) as store:
+    with open_store(db_path) as store:
         subscription = store.subscribe(from_position=1)
         writer = threading.Thread(
             target=lambda: [
@@ -63,7 +63,7 @@ def test_sync_subscription_delivers_appends_from_another_thread(db_path: str) ->
 
 def test_sync_checkpoints(db_path: str) -> None:
     """Checkpoints set through the facade read back and never move backwards."""
-    with SyncEventStore.open(db_path) as store:
+    with open_store(db_path) as store:
         assert store.checkpoint("w") == 0
         store.set_checkpoint("w", 7)
         store.set_checkpoint("w", 3)

@@ -16,13 +16,14 @@ import pytest
 from sagalog.events import Event, registry
 from sagalog.store import (
     AppendRequest,
+    EventStoreProtocol,
     ImportFileError,
     ImportLine,
-    SyncEventStore,
     export_lines,
     import_file,
     import_lines,
     json_lines,
+    open_store,
 )
 from sagalog.store._transfer import _ENCODER, _canonical, _line, _parsed, _record
 
@@ -87,7 +88,7 @@ def test_export_of_a_stored_log_matches_json_dumps_of_each_record(
     its writer thread.
     """
     path = tmp_path / "log.db" if where == "file" else ":memory:"
-    with SyncEventStore.open(path, durability="off") as store:
+    with open_store(path, durability="off") as store:
         for index, text in enumerate(TRICKY_TEXTS):
             store.append(f"probe-{index}", [TransferProbe(
                 text=text, number=TRICKY_NUMBERS[index % len(TRICKY_NUMBERS)],
@@ -110,7 +111,7 @@ def probe(index: int, text: str = "t") -> TransferProbe:
     return TransferProbe(text=text, number=0.5, count=index, extra={"i": index})
 
 
-def write_export(store: SyncEventStore, path: Path) -> list[str]:
+def write_export(store: EventStoreProtocol, path: Path) -> list[str]:
     lines = list(export_lines(store))
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     return lines
@@ -129,7 +130,7 @@ def test_a_json_lines_file_breaks_at_newline_only(tmp_path: Path) -> None:
 
 def test_an_export_with_line_break_characters_imports_back_whole(tmp_path: Path) -> None:
     """The export writes them raw; the import splits on \\n only, so every record returns."""
-    with SyncEventStore.open(tmp_path / "a.db") as store:
+    with open_store(tmp_path / "a.db") as store:
         for index, char in enumerate(LINE_BREAKERS):
             store.append(f"s-{index}", [probe(index, f"before{char}after")],
                          correlation_id="r")
@@ -139,7 +140,7 @@ def test_an_export_with_line_break_characters_imports_back_whole(tmp_path: Path)
     assert len(text.splitlines()) > len(lines), "splitlines would break these lines"
     result = import_file(tmp_path / "b.db", tmp_path / "a.jsonl", registry)
     assert result == (len(LINE_BREAKERS), len(LINE_BREAKERS))
-    with SyncEventStore.open(tmp_path / "b.db", read_only=True) as store:
+    with open_store(tmp_path / "b.db", read_only=True) as store:
         texts = [record.data.text for record in store.read_all()]  # type: ignore[attr-defined]
     assert texts == [f"before{char}after" for char in LINE_BREAKERS]
 
@@ -147,7 +148,7 @@ def test_an_export_with_line_break_characters_imports_back_whole(tmp_path: Path)
 @pytest.fixture
 def long_export(tmp_path: Path) -> Path:
     """2,500 records (three batches of the streamed import) in 50 streams."""
-    with SyncEventStore.open(tmp_path / "source.db", durability="off") as store:
+    with open_store(tmp_path / "source.db", durability="off") as store:
         for start in range(0, 2500, 500):
             store.append_all([AppendRequest(f"s-{n % 50}", [probe(n)], correlation_id=f"r{n % 7}")
                               for n in range(start, start + 500)])
@@ -156,7 +157,7 @@ def long_export(tmp_path: Path) -> Path:
 
 
 def target_with_records(path: Path) -> list[str]:
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         store.append("other", [probe(-1), probe(-2)], correlation_id="x")
         return list(export_lines(store))
 
@@ -175,7 +176,7 @@ def test_a_conflict_in_a_late_batch_rolls_back_the_earlier_batches(
     before = target_with_records(target)
     with pytest.raises(ImportFileError, match=r"long\.jsonl: line 2400: .*nothing was imported"):
         import_file(target, long_export, registry)
-    with SyncEventStore.open(target) as store:
+    with open_store(target) as store:
         assert list(export_lines(store)) == before
         assert store.verify().ok
         store.append("other", [probe(-3)])  # the writer is fine
@@ -194,7 +195,7 @@ def test_anything_the_lines_raise_rolls_the_whole_import_back(
 
     target = tmp_path / "target.db"
     before = target_with_records(target)
-    with SyncEventStore.open(target) as store:
+    with open_store(target) as store:
         with pytest.raises(ImportFileError, match="line 2101: changed since it was checked"):
             import_lines(store, failing())
         assert list(export_lines(store)) == before
@@ -206,7 +207,7 @@ def test_anything_the_lines_raise_rolls_the_whole_import_back(
 def test_a_streamed_import_wakes_the_subscriptions(tmp_path: Path, long_export: Path) -> None:
     """Nothing is pushed to them, so they scan: every record, once, in order."""
     checked = list(_parsed(json_lines(long_export), registry))
-    with SyncEventStore.open(tmp_path / "target.db") as store:
+    with open_store(tmp_path / "target.db") as store:
         subscription = store.subscribe(from_position=1)
         assert subscription.next_batch(timeout=0) == []
         done = threading.Thread(target=import_lines, args=(store, checked))
@@ -222,7 +223,7 @@ def test_a_streamed_import_wakes_the_subscriptions(tmp_path: Path, long_export: 
 
 def test_a_line_nested_too_deeply_is_named(tmp_path: Path) -> None:
     path = tmp_path / "deep.jsonl"
-    with SyncEventStore.open(tmp_path / "a.db") as store:
+    with open_store(tmp_path / "a.db") as store:
         store.append("s", [probe(1)])
         (line,) = write_export(store, path)
     deep = line.replace('"extra":{"i":1}', '"extra":{"i":' + "[" * 100_000 + "]" * 100_000 + "}")

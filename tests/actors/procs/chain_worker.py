@@ -32,7 +32,7 @@ import uuid
 
 from sagalog.actors import Actor, Emit, Runtime, handles
 from sagalog.events import Command, Envelope, Event
-from sagalog.store import AppendRequest, SyncEventStore
+from sagalog.store import AppendRequest, EventStoreProtocol
 
 INPUT_NAMESPACE = uuid.UUID("6f1c3a52-3b0e-4a4e-9f7e-0c2b9d1e5a77")
 AUDIT_STREAMS = 3
@@ -115,7 +115,7 @@ def input_request(chain: int) -> AppendRequest:
     )
 
 
-def finished(store: SyncEventStore) -> int:
+def finished(store: EventStoreProtocol) -> int:
     return sum(1 for _ in store.read_all(types=[Step4]))
 
 

@@ -13,7 +13,7 @@ from sagalog.actors import Ledger, Runtime
 from sagalog.sagas.catalog import DEFINITIONS
 from sagalog.sagas.history import PositionOutOfRangeError, SagaRow, render_states, state_at
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
@@ -35,13 +35,13 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _position(path: Path, type_name: str, correlation: str) -> int:
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         return next(record.position for record in store.read_correlation(correlation)
                     if record.type == type_name)
 
 
 def _rows(path: Path, position: int) -> dict[str, SagaRow]:
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         return {row.saga_id: row for row in state_at(store, DEFINITIONS, position)}
 
 
@@ -66,7 +66,7 @@ def test_after_a_failure_the_saga_is_compensating_and_says_why(log: Path) -> Non
 
 
 def test_at_the_end_every_saga_has_ended(log: Path) -> None:
-    with SyncEventStore.open(log) as store:
+    with open_store(log) as store:
         last = store.last_position()
     rows = _rows(log, last)
     assert rows["o-1"].status == "completed"
@@ -86,7 +86,7 @@ def test_a_saga_started_after_the_position_is_not_shown(log: Path) -> None:
 
 
 def test_a_position_outside_the_log_is_refused(log: Path) -> None:
-    with SyncEventStore.open(log) as store:
+    with open_store(log) as store:
         last = store.last_position()
         for position in (0, last + 1):
             with pytest.raises(PositionOutOfRangeError, match=f"position {position} is not"):
@@ -107,7 +107,7 @@ def test_the_cli_by_position_and_by_time_reads_without_writing(log: Path) -> Non
     document = json.loads(by_position.stdout)
     assert document["position"] == charged
     assert [s["status"] for s in document["sagas"]] == ["completed", "running"]
-    with SyncEventStore.open(log) as store:
+    with open_store(log) as store:
         moment = store.read_position(charged).recorded_at  # type: ignore[union-attr]
         # The commands were appended in one transaction, so they share its time.
         then = max(r.position for r in store.read_all() if r.recorded_at <= moment)

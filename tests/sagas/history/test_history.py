@@ -24,7 +24,7 @@ from sagalog.sagas.history import (
     show,
 )
 from sagalog.sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,7 +42,7 @@ def order_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_timeline_names_each_actor_and_cause(order_log: Path) -> None:
-    with SyncEventStore.open(str(order_log)) as store:
+    with open_store(str(order_log)) as store:
         timeline = read_timeline(store, "o-1")
     by_type = {entry.record.type: entry for entry in timeline.entries}
     assert by_type["OrderPlaced"].actor == EXTERNAL
@@ -63,7 +63,7 @@ def test_timeline_names_each_actor_and_cause(order_log: Path) -> None:
 
 
 def test_mermaid_has_actors_and_streams_as_participants(order_log: Path) -> None:
-    with SyncEventStore.open(str(order_log)) as store:
+    with open_store(str(order_log)) as store:
         diagram = read_timeline(store, "o-1").mermaid()
     lines = diagram.splitlines()
     assert lines[0] == "sequenceDiagram"
@@ -74,7 +74,7 @@ def test_mermaid_has_actors_and_streams_as_participants(order_log: Path) -> None
 
 
 def test_explain_links_each_decision_to_what_it_issued_and_got(order_log: Path) -> None:
-    with SyncEventStore.open(str(order_log)) as store:
+    with open_store(str(order_log)) as store:
         timeline = read_timeline(store, "o-1")
     text = explain(timeline, ORDER_SAGA)
     refund = next(e for e in timeline.entries if e.record.type == "RefundPayment")
@@ -98,7 +98,7 @@ def test_explain_says_what_never_started(tmp_path: Path) -> None:
 
 
 def test_show_prints_the_record_and_its_causes_to_the_root(order_log: Path) -> None:
-    with SyncEventStore.open(str(order_log)) as store:
+    with open_store(str(order_log)) as store:
         timeline = read_timeline(store, "o-1")
         refunded = next(e for e in timeline.entries if e.record.type == "PaymentRefunded")
         chain = causal_chain(store, refunded.record.position)
@@ -112,7 +112,7 @@ def test_show_prints_the_record_and_its_causes_to_the_root(order_log: Path) -> N
 
 
 def test_unknown_run_and_position_past_the_end_are_named(order_log: Path) -> None:
-    with SyncEventStore.open(str(order_log)) as store:
+    with open_store(str(order_log)) as store:
         last = store.last_position()
         with pytest.raises(UnknownRunError, match="no saga or run 'nope'"):
             read_timeline(store, "nope")
@@ -124,7 +124,7 @@ def test_unknown_run_and_position_past_the_end_are_named(order_log: Path) -> Non
 def test_list_shows_kind_status_and_size_and_filters(order_log: Path, tmp_path: Path) -> None:
     runs = list_runs(order_log, {"OrderPlaced": "order"})
     assert [(r.run_id, r.kind, r.status) for r in runs] == [("o-1", "order", "failed")]
-    assert runs[0].events == len(list(SyncEventStore.open(str(order_log)).read_all()))
+    assert runs[0].events == len(list(open_store(str(order_log)).read_all()))
     assert runs[0].duration >= 0
     assert list_runs(order_log, status="completed") == []
     with pytest.raises(SagalogError, match="--kind must be one of the kinds this log lists"):
@@ -145,7 +145,7 @@ def test_list_shows_kind_status_and_size_and_filters(order_log: Path, tmp_path: 
 
 
 def test_a_record_with_line_breaks_stays_on_one_timeline_line(tmp_path: Path) -> None:
-    with SyncEventStore.open(str(tmp_path / "log.db")) as store:
+    with open_store(str(tmp_path / "log.db")) as store:
         store.append("s", [OrderPlaced(order_id="a\nb", product_id="p\r\nq", amount_cents=1)],
                      correlation_id="r")
         text = read_timeline(store, "r").text()

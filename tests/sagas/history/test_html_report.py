@@ -39,7 +39,7 @@ from sagalog.sagas.history import (
     write_report,
 )
 from sagalog.sagas.orders import ORDER_SAGA, place_order
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
@@ -105,7 +105,7 @@ class _Page(HTMLParser):
 
 
 def page_of(log: Path, run_id: str) -> str:
-    with SyncEventStore.open(str(log)) as store:
+    with open_store(str(log)) as store:
         timeline = read_timeline(store, run_id)
         return render_html(timeline, ORDER_SAGA, actor_deaths(store, timeline))
 
@@ -146,7 +146,7 @@ def test_each_step_is_a_bar_on_the_row_of_the_actor_that_answered(log: Path) -> 
 def test_every_decision_is_listed_with_its_rule_and_reason(log: Path) -> None:
     """Decision rows carry position, rule and the recorded reason, in log order."""
     text = page_of(log, "o-1")
-    with SyncEventStore.open(str(log)) as store:
+    with open_store(str(log)) as store:
         decisions = [e for e in read_timeline(store, "o-1").entries if e.decision is not None]
     rows = [element for element in _Page(text).having("data-rule") if element["tag"] == "tr"]
     assert [row["id"] for row in rows] == [f"decision-{e.record.position}" for e in decisions]
@@ -186,7 +186,7 @@ def test_actor_deaths_of_a_stuck_run_are_errors(tmp_path: Path) -> None:
     """A run waiting on an answer lists the deaths since it began, not those before."""
     path = tmp_path / "deaths.db"
     died = functools.partial(ActorDied, error_type="OSError", restarts=1)
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         store.append(RUNTIME_STREAM, [died(actor="PaymentService", error_message="old")])
         (placed,) = store.append("order-x", [OrderPlaced(order_id="x", product_id="p",
                                                          amount_cents=5)], correlation_id="x")
@@ -205,7 +205,7 @@ def test_actor_deaths_of_a_stuck_run_are_errors(tmp_path: Path) -> None:
 
 
 def test_a_finished_run_has_no_deaths(log: Path) -> None:
-    with SyncEventStore.open(str(log)) as store:
+    with open_store(str(log)) as store:
         timeline = read_timeline(store, "o-1")
         assert actor_deaths(store, timeline) == []
     assert all(step.answer is not None for step in steps_of(timeline, ORDER_SAGA))
@@ -311,7 +311,7 @@ def test_a_browser_loads_the_page_without_console_messages_and_shows_the_steps(
     assert result.returncode == 0, result.stderr
     dom, console = open_in_browser(report, tmp_path / "profile")
     assert console == []
-    with SyncEventStore.open(str(log)) as store:
+    with open_store(str(log)) as store:
         commands = steps_of(read_timeline(store, "o-2"), ORDER_SAGA)
     page = _Page(dom)
     (body,) = [element for element in page.elements if element["tag"] == "body"]

@@ -19,7 +19,7 @@ from sagalog.events import SagalogError
 from sagalog.events.jobs import JobRejected
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.history import STATUSES, list_runs, newest_runs, render_runs
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.support import Deposited, Note, Withdrawn
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def decided(run: str, rule: str) -> SagaDecided:
 def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Runs of every status and kind, interleaved; and the same log as schema version 1."""
     path = tmp_path_factory.mktemp("listing") / "runs.db"
-    with SyncEventStore.open(path, durability="off", clock=Clock()) as store:
+    with open_store(path, durability="off", clock=Clock()) as store:
         for index, rule in enumerate(RULES):
             store.append(f"acct-{index}", [Deposited(account=str(index), amount=1)],
                          correlation_id=f"run-{index}")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sagalog.sagas.history import errors_of, read_timeline, steps_of
 from sagalog.sagas.pipeline import PIPELINE_SAGA
-from sagalog.store import SyncEventStore
+from sagalog.store import open_store
 from tests.sagas.pipeline_support import break_schema, copy_example, run_pipeline
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def test_a_collector_that_answers_with_status_failed_is_a_failed_step(tmp_path: 
     good = run_pipeline(project, db)
     break_schema(project)
     broken = run_pipeline(project, db)
-    with SyncEventStore.open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         kinds = {
             run_id: {step.command.record.type: step.kind
                      for step in steps_of(read_timeline(store, run_id), PIPELINE_SAGA)}

@@ -17,7 +17,7 @@ from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
 from sagalog.sagas.history import Difference, ReadOnlyLog, SagaFold, WhatIfPrinter, what_if
 from sagalog.sagas.orders import ORDER_SAGA
-from sagalog.store import SyncEventStore, export_lines
+from sagalog.store import export_lines, open_store
 from tests.sagas.test_master import run_pipeline
 from tests.support import log_bytes
 
@@ -43,7 +43,7 @@ def _with_order(changed: object) -> dict[str, object]:
 
 
 def _payment_failed(path: Path) -> set[str]:
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         return {record.correlation_id or "" for record in store.read_all(types=["PaymentFailed"])}
 
 
@@ -61,7 +61,7 @@ def test_the_current_code_decides_as_recorded_through_the_cli(showcase: Path) ->
 
 def test_every_saga_kind_is_compared(showcase: Path) -> None:
     """The showcase's decisions come from every built-in saga, and each is compared."""
-    with SyncEventStore.open(showcase) as store:
+    with open_store(showcase) as store:
         report = what_if(store, DEFINITIONS, configure=definition_of_run)
     decisions = _decisions(showcase)
     assert report.ok, report.text()
@@ -74,7 +74,7 @@ def test_a_master_run_is_replayed_with_the_policies_of_its_own_configuration(
     """A run whose config retries integration 5 times, 10 s apart, matches only so."""
     run_pipeline(tmp_path, step=10.0, fail={"integration": 2},
                  stages={"integration": {"retry": {"attempts": 5, "delay_s": 10}}})
-    with SyncEventStore.open(tmp_path / "log.db") as store:
+    with open_store(tmp_path / "log.db") as store:
         configured = what_if(store, DEFINITIONS, configure=definition_of_run)
         defaults = what_if(store, DEFINITIONS)
     assert configured.ok, configured.text()
@@ -86,7 +86,7 @@ def test_a_master_run_is_replayed_with_the_policies_of_its_own_configuration(
 
 
 def _decisions(path: Path) -> list[SagaDecided]:
-    with SyncEventStore.open(path) as store:
+    with open_store(path) as store:
         return [record.data for record in store.read_all(types=[SagaDecided])
                 if isinstance(record.data, SagaDecided)]
 
@@ -98,7 +98,7 @@ def test_a_retry_policy_change_shows_where_payment_failures_would_retry(showcase
                   if step.name == "payment" else step for step in stage.steps)
     changed = dataclasses.replace(
         ORDER_SAGA, stages=(ORDER_SAGA.stages[0], dataclasses.replace(stage, steps=steps)))
-    with SyncEventStore.open(showcase) as store:
+    with open_store(showcase) as store:
         report = what_if(store, _with_order(changed), configure=definition_of_run)  # type: ignore[arg-type]
     failed = _payment_failed(showcase)
     assert failed, "the showcase's failure plan fails some payments"
@@ -121,7 +121,7 @@ def test_a_retry_policy_change_shows_where_payment_failures_would_retry(showcase
 def test_a_removed_stage_changes_every_order_from_its_start(showcase: Path) -> None:
     """Without the product check every order starts with payment: one difference each."""
     changed = dataclasses.replace(ORDER_SAGA, stages=ORDER_SAGA.stages[1:])
-    with SyncEventStore.open(showcase) as store:
+    with open_store(showcase) as store:
         report = what_if(store, _with_order(changed), configure=definition_of_run)  # type: ignore[arg-type]
         orders = {record.correlation_id for record in store.read_all(types=[OrderPlaced])}
     starts = [d for d in report.differences if d.trigger_type == "OrderPlaced"]
@@ -141,7 +141,7 @@ def test_a_removed_stage_changes_every_order_from_its_start(showcase: Path) -> N
 def test_an_edited_decision_in_an_imported_log_fails_the_check(
         showcase: Path, tmp_path: Path) -> None:
     """Export, change one recorded reason, import into a new log: exit 1, naming it."""
-    with SyncEventStore.open(showcase) as store:
+    with open_store(showcase) as store:
         lines = list(export_lines(store))  # what `run.py export` writes
     index = next(i for i, line in enumerate(lines)
                  if json.loads(line)["type"] == "SagaDecided")
@@ -185,7 +185,7 @@ def test_a_trigger_the_saga_has_not_decided_on_yet_is_not_a_difference(
     """On a live log an order just placed has no decision yet: it is counted, not reported."""
     copy = tmp_path / "live.db"
     shutil.copy(showcase, copy)
-    with SyncEventStore.open(copy) as store:
+    with open_store(copy) as store:
         store.append("order-late", [OrderPlaced(order_id="late", product_id="p", amount_cents=100)],
                      correlation_id="late")
         report = what_if(store, DEFINITIONS, configure=definition_of_run)
@@ -198,7 +198,7 @@ def test_the_fold_keeps_only_the_newest_ended_sagas(showcase: Path) -> None:
     """Memory is bounded: ended sagas beyond the kept few are handed on and dropped."""
     evicted: list[object] = []
     fold = SagaFold(DEFINITIONS, definition_of_run, on_evict=evicted.append, keep_ended=3)
-    with SyncEventStore.open(showcase) as store:
+    with open_store(showcase) as store:
         for record in store.read_all(types=fold.types):
             fold.fold(record)
             assert len(fold.ended) <= 3
@@ -240,7 +240,7 @@ def test_a_bundle_replays_at_its_source_positions(showcase: Path, tmp_path: Path
 def test_differences_can_be_handed_on_as_found_instead_of_kept(showcase: Path) -> None:
     """With ``on_difference`` the report keeps none, counts all, and each saga's come in order."""
     changed = dataclasses.replace(ORDER_SAGA, stages=ORDER_SAGA.stages[1:])
-    with SyncEventStore.open(showcase, read_only=True) as store:
+    with open_store(showcase, read_only=True) as store:
         kept = what_if(store, _with_order(changed), configure=definition_of_run)  # type: ignore[arg-type]
         handed: list[Difference] = []
         streamed = what_if(store, _with_order(changed), configure=definition_of_run,  # type: ignore[arg-type]

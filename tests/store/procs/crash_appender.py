@@ -14,7 +14,7 @@ import itertools
 import sys
 
 from sagalog.events import Event
-from sagalog.store import ANY, SqliteEventStore
+from sagalog.store import ANY, AsyncEventStore
 
 
 class CrashBatchEvent(Event, name="test.crash.Batch"):
@@ -31,7 +31,7 @@ async def main(path: str, first_batch: int, tasks: int) -> None:
     numbers = itertools.count(first_batch)
     out = sys.stdout
 
-    async with SqliteEventStore.open(path, durability="full") as store:
+    async with AsyncEventStore.open(path, durability="full") as store:
 
         async def worker() -> None:
             while True:

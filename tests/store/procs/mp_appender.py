@@ -22,7 +22,7 @@ import sys
 import traceback
 
 from sagalog.events import Event
-from sagalog.store import ANY, SqliteEventStore, WrongExpectedVersionError
+from sagalog.store import ANY, AsyncEventStore, WrongExpectedVersionError
 
 TASKS = 2
 BIG = 20
@@ -100,7 +100,7 @@ async def main(path: str, proc: int, mode: str, args: list[int]) -> int:
     extra = {}
     loop = asyncio.get_running_loop()
     try:
-        async with SqliteEventStore.open(path, durability="full") as store:
+        async with AsyncEventStore.open(path, durability="full") as store:
             sys.stdout.write("ready\n")
             sys.stdout.flush()
             go = await loop.run_in_executor(None, sys.stdin.readline)

@@ -10,12 +10,12 @@ Exits at end of input.
 import asyncio
 import sys
 
-from sagalog.store import SqliteEventStore
+from sagalog.store import AsyncEventStore
 
 
 async def open_once(path: str) -> str:
     try:
-        async with SqliteEventStore.open(path, durability="full"):
+        async with AsyncEventStore.open(path, durability="full"):
             pass
     except Exception as error:
         return "err " + repr(error).replace("\n", " ")

@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from sagalog.events import Event
-from sagalog.store import ANY, SqliteEventStore
+from sagalog.store import ANY, AsyncEventStore
 
 
 class LiveEvent(Event, name="test.mp.Live"):
@@ -46,7 +46,7 @@ async def main(path: str, count: int) -> int:
     errors: list[str] = []
     loop = asyncio.get_running_loop()
     try:
-        async with SqliteEventStore.open(path, durability="full") as store:
+        async with AsyncEventStore.open(path, durability="full") as store:
             half = count // 2
             await append_range(store, 0, half, written)
             sys.stdout.write("half\n")

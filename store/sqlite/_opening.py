@@ -11,11 +11,13 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sagalog.store._errors import NotADatabaseError, SchemaVersionError, translate
-from sagalog.store._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
+from sagalog.store._errors import NotADatabaseError, SchemaVersionError
+from sagalog.store.sqlite._schema import APPLICATION_ID, SCHEMA_VERSION, create_script
+from sagalog.store.sqlite._translate import translate
 
-__all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "connect", "prepare"]
+__all__ = ["BUSY_TIMEOUT_S", "SYNCHRONOUS", "check_readable_schema", "connect", "prepare"]
 
 SYNCHRONOUS: dict[str, str] = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 BUSY_TIMEOUT_S = 60.0
@@ -65,19 +67,7 @@ def prepare(
     except sqlite3.Error as error:
         _rollback(connection)
         raise translate(error, "opening", path=path) from error
-    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
-        msg = (
-            "the file is an SQLite database but not a sagalog one "
-            f"(application_id {application_id}, tables {', '.join(tables[:5])}); "
-            "it was left unchanged"
-        )
-        raise NotADatabaseError(msg, path=path)
-    if user_version > SCHEMA_VERSION:
-        msg = (
-            f"the database has schema version {user_version}, written by a newer sagalog; "
-            f"this one reads up to version {SCHEMA_VERSION}. Upgrade sagalog to open it"
-        )
-        raise SchemaVersionError(msg, path=path)
+    _check_ours(path, application_id, user_version, tables)
     if read_only:
         if user_version == 0:
             msg = "the file holds no sagalog log yet (it is empty); nothing to read"
@@ -94,6 +84,44 @@ def prepare(
         _rollback(connection)
         raise translate(error, "opening", path=path) from error
     return user_version
+
+
+def _check_ours(path: str, application_id: int, user_version: int, tables: list[str]) -> None:
+    """Refuse a foreign SQLite file, or one written by a newer sagalog, naming which."""
+    if application_id not in (0, APPLICATION_ID) or (application_id == 0 and tables):
+        msg = (
+            "the file is an SQLite database but not a sagalog one "
+            f"(application_id {application_id}, tables {', '.join(tables[:5])}); "
+            "it was left unchanged"
+        )
+        raise NotADatabaseError(msg, path=path)
+    if user_version > SCHEMA_VERSION:
+        msg = (
+            f"the database has schema version {user_version}, written by a newer sagalog; "
+            f"this one reads up to version {SCHEMA_VERSION}. Upgrade sagalog to open it"
+        )
+        raise SchemaVersionError(msg, path=path)
+
+
+_IDENTITY = ("SELECT (SELECT application_id FROM pragma_application_id), "
+             "(SELECT user_version FROM pragma_user_version), "
+             "(SELECT group_concat(name, char(31)) FROM sqlite_master WHERE type = 'table')")
+"""The file's identity in ONE statement, so one snapshot (another process may be creating
+the schema, and stamps the ids in the same commit)."""
+
+
+def check_readable_schema(query: Callable[[str, tuple[()]], list[Any]], path: str) -> int:
+    """For a read-only open: refuse what :func:`prepare` refuses, and an empty file.
+
+    Returns the file's schema version; nothing is written.
+    """
+    application_id, user_version, names = query(_IDENTITY, ())[0]
+    tables = names.split("\x1f") if names else []
+    _check_ours(path, int(application_id), int(user_version), tables)
+    if user_version == 0:
+        msg = "the file holds no sagalog log yet (it is empty); nothing to read"
+        raise NotADatabaseError(msg, path=path)
+    return int(user_version)
 
 
 def _pragma(connection: sqlite3.Connection, name: str) -> int:

@@ -6,9 +6,13 @@ code assumes: one record per (stream, version), one record per event id. Trigger
 UPDATE and DELETE, so the log is append-only even for someone with a raw connection.
 
 The runs table is a summary the writer keeps in the same transaction as the records:
-per correlation id, its first and last record and how many it has, and its last saga
-decision. Listing the runs of a log then reads one row per run instead of aggregating
-every record (1,000,000 records: 1.4-2 s before, see ``bench/history_bench.py``).
+per correlation id, its first and last record, how many it has, and the status the
+layer above's hooks gave it (the store knows no sagas: see ``RunStatusHook``). Listing
+the runs of a log then reads one row per run instead of aggregating every record
+(1,000,000 records: 1.4-2 s before, see ``bench/history_bench.py``). ``status_scans``
+remembers, per hook, up to which position every record has been shown to it, so a hook
+installed later (or a log written by a process without it) is caught up from there.
+``metadata`` holds the log's own notes (a bundle's source, say).
 
 Hazard: changing anything here changes the file format. Bump :data:`SCHEMA_VERSION` and
 add a migration; a file with a higher version than this code knows is refused.
@@ -24,7 +28,6 @@ from sagalog.store._errors import CorruptDatabaseError, NotADatabaseError
 __all__ = [
     "APPLICATION_ID",
     "COLUMNS",
-    "DECISION_TYPE",
     "SCHEMA_VERSION",
     "check_file",
     "create_script",
@@ -35,12 +38,9 @@ __all__ = [
 APPLICATION_ID = 0x5347_4C47
 """``PRAGMA application_id`` of a sagalog database ("SGLG")."""
 
-SCHEMA_VERSION = 2
-"""``PRAGMA user_version`` this code writes and reads (1: no runs table)."""
-
-DECISION_TYPE = "SagaDecided"
-"""The record type whose ``rule`` the runs table keeps (a saga's decision, from
-``events.sagas``): a run's status is its last decision's rule."""
+SCHEMA_VERSION = 3
+"""``PRAGMA user_version`` this code writes and reads (1: no runs table; 2: the runs
+table kept the last saga decision's rule; 3: neutral runs, statuses from hooks, metadata)."""
 
 COLUMNS = (
     "position, stream_id, stream_version, event_id, type, version, recorded_at, "
@@ -58,8 +58,17 @@ CREATE TABLE IF NOT EXISTS runs (
     last_type      TEXT    NOT NULL,
     ended          TEXT    NOT NULL,
     events         INTEGER NOT NULL,
-    decided        INTEGER,
-    rule           TEXT
+    status         TEXT,
+    status_position INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status, first_position);
+CREATE TABLE IF NOT EXISTS status_scans (
+    name    TEXT    PRIMARY KEY,
+    through INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metadata (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 """
 
@@ -99,16 +108,27 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 _FILL_RUNS = """
 INSERT INTO runs (first_position, correlation_id, first_type, started, last_position,
-                  last_type, ended, events, decided, rule)
-SELECT g.first, g.correlation_id, f.type, f.recorded_at, g.last, l.type, l.recorded_at, g.n,
-       g.decided, (SELECT json_extract(data, '$.rule') FROM events WHERE position = g.decided)
-FROM (SELECT correlation_id, min(position) AS first, max(position) AS last, count(*) AS n,
-             max(CASE WHEN type = 'SagaDecided' THEN position END) AS decided
+                  last_type, ended, events)
+SELECT g.first, g.correlation_id, f.type, f.recorded_at, g.last, l.type, l.recorded_at, g.n
+FROM (SELECT correlation_id, min(position) AS first, max(position) AS last, count(*) AS n
       FROM events WHERE correlation_id IS NOT NULL GROUP BY correlation_id) AS g
 JOIN events AS f ON f.position = g.first
 JOIN events AS l ON l.position = g.last
 """
-"""Builds the runs table of a version-1 file from its records (the type is DECISION_TYPE)."""
+"""Builds the runs table of a version-1 file from its records (statuses come from the
+hooks, which catch up from position 0: ``status_scans`` is empty)."""
+
+_NEUTRAL_RUNS = """
+ALTER TABLE runs RENAME TO runs_v2;
+""" + _RUNS + """
+INSERT INTO runs (first_position, correlation_id, first_type, started, last_position,
+                  last_type, ended, events)
+SELECT first_position, correlation_id, first_type, started, last_position, last_type, ended,
+       events FROM runs_v2;
+DROP TABLE runs_v2;
+"""
+"""Turns a version-2 runs table (which kept the last saga decision's rule, knowledge of the
+layer above) into the neutral one; the hooks then fill the statuses from position 0."""
 
 
 def upgrade_statements(version: int) -> list[str]:
@@ -119,9 +139,20 @@ def upgrade_statements(version: int) -> list[str]:
     """
     statements = []
     if version < 2:  # the version that added the runs table
-        statements += [_RUNS, _FILL_RUNS]
+        statements += [*_split(_RUNS), _FILL_RUNS]
+    elif version < 3:  # the version that made it neutral
+        statements += _split(_NEUTRAL_RUNS)
     statements.append(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return statements
+
+
+def _split(script: str) -> list[str]:
+    """The statements of a script without triggers, one by one.
+
+    ``execute`` runs one statement at a time, and ``executescript`` would commit the
+    writer's open transaction first.
+    """
+    return [statement.strip() for statement in script.split(";\n") if statement.strip()]
 
 
 def create_script() -> str:

@@ -37,13 +37,16 @@ from typing import Any, TypeVar
 from loguru import logger
 
 import sagalog.events._logging  # noqa: F401 - silent until the app turns logs on
-from sagalog.events import Envelope, Message
+from sagalog.events import Envelope, Message, Registry
 from sagalog.store._chain import GENESIS
-from sagalog.store._errors import ReadOnlyStoreError, StoreClosedError, StoreError, translate
-from sagalog.store._opening import connect, prepare
+from sagalog.store._contract import RunStatusHook
+from sagalog.store._errors import ReadOnlyStoreError, StoreClosedError, StoreError
 from sagalog.store._resolve import BatchState, Pending, Row, resolve
-from sagalog.store._schema import COLUMNS, DECISION_TYPE, SCHEMA_VERSION, upgrade_statements
 from sagalog.store._signal import CommitSignal
+from sagalog.store.sqlite._opening import connect, prepare
+from sagalog.store.sqlite._runs import RunKeeper
+from sagalog.store.sqlite._schema import COLUMNS, SCHEMA_VERSION, upgrade_statements
+from sagalog.store.sqlite._translate import translate
 
 __all__ = ["GATHER_WINDOW_S", "Outcome", "Writer", "WriterStats"]
 
@@ -108,9 +111,12 @@ class Writer:
         now: Callable[[], str],
         signal: CommitSignal,
         *,
+        registry: Registry,
         read_uri: str | None = None,
     ) -> None:
         self._path = path
+        self.runs = RunKeeper(registry, path)
+        """The runs table's keeper: the hooks and the fold of each commit."""
         self._read_uri = read_uri
         self._read_only = read_uri is not None
         self._signal = signal
@@ -195,7 +201,54 @@ class Writer:
         self._queue.put(_Job(function, future))
         return future
 
-    def stream(self, pendings: Iterable[Pending]) -> Future[int]:
+    def install_hook(self, hook: RunStatusHook) -> Future[None]:
+        """Install ``hook`` on the writer thread and catch it up on the log, in a transaction."""
+        self._check_open()
+        self._check_writable()
+        return self.run(functools.partial(self._install_hook, hook))
+
+    def _install_hook(self, hook: RunStatusHook, connection: sqlite3.Connection | None) -> None:
+        def install(connection: sqlite3.Connection) -> None:
+            if self.runs.install(connection, hook):
+                head = connection.execute("SELECT max(position) FROM events").fetchone()[0]
+                self.runs.catch_up(connection, int(head or 0))
+
+        self._in_transaction(connection, install)
+
+    def set_metadata(self, key: str, value: str) -> Future[None]:
+        """Record one of the log's notes (``metadata`` table), in a transaction of its own."""
+        self._check_open()
+        self._check_writable()
+
+        def write(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT INTO metadata (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+        return self.run(functools.partial(self._in_transaction, action=write))
+
+    def _in_transaction(self, connection: sqlite3.Connection | None,
+                        action: Callable[[sqlite3.Connection], None]) -> None:
+        if connection is None:
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+        try:
+            if not connection.in_transaction:
+                _begin(connection)
+            if self._version < SCHEMA_VERSION:
+                self._version = _upgrade(connection)
+            action(connection)
+            connection.execute("COMMIT")
+        except BaseException as error:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise translate(error, "writing", path=self._path) from error
+            raise
+
+    def stream(self, pendings: Iterable[Pending],
+               checkpoints: dict[str, int] | None = None) -> Future[int]:
         """Append every one of ``pendings`` in ONE transaction, taking them as it goes.
 
         What an import needs: all or nothing, as one append is, without holding every
@@ -209,9 +262,10 @@ class Writer:
         """
         self._check_open()
         self._check_writable()
-        return self.run(functools.partial(self._stream, pendings))
+        return self.run(functools.partial(self._stream, pendings, checkpoints or {}))
 
-    def _stream(self, pendings: Iterable[Pending], connection: sqlite3.Connection | None) -> int:
+    def _stream(self, pendings: Iterable[Pending], checkpoints: dict[str, int],
+                connection: sqlite3.Connection | None) -> int:
         if connection is None:
             msg = "the event store is closed"
             raise StoreClosedError(msg)
@@ -220,7 +274,11 @@ class Writer:
                 _begin(connection)
             if self._version < SCHEMA_VERSION:
                 self._version = _upgrade(connection)
-            written, types = _write_stream(connection, pendings, self._now())
+            recorded_at = self._now()
+            written, types = _write_stream(connection, pendings, recorded_at, self.runs)
+            if checkpoints:
+                _upsert_checkpoints(connection, [(name, position, recorded_at)
+                                                 for name, position in checkpoints.items()])
             connection.execute("COMMIT")
         except BaseException as error:
             if connection.in_transaction:
@@ -377,7 +435,7 @@ class Writer:
             else:
                 outcomes = _write_together(connection, batch, state, recorded_at, rows,
                                            messages)
-            _summarise(connection, rows, messages)
+            self.runs.summarise(connection, rows, messages)
             connection.execute("COMMIT")
             self._committed = (rows, messages)
         except BaseException:
@@ -445,7 +503,8 @@ def _begin(connection: sqlite3.Connection) -> None:
 
 
 def _write_stream(
-    connection: sqlite3.Connection, pendings: Iterable[Pending], recorded_at: str
+    connection: sqlite3.Connection, pendings: Iterable[Pending], recorded_at: str,
+    runs: RunKeeper,
 ) -> tuple[int, set[str]]:
     """Resolve and insert each pending in turn, inside the open transaction.
 
@@ -461,7 +520,7 @@ def _write_stream(
         _, rows = resolve(pending, state, recorded_at, messages)
         if rows:
             _insert(connection, rows)
-            _summarise(connection, rows, messages)
+            runs.summarise(connection, rows, messages)
             written += len(rows)
             types.update(row[4] for row in rows)
         if pending.checkpoint is not None:
@@ -539,49 +598,6 @@ def _upgrade(connection: sqlite3.Connection) -> int:
         logger.bind(schema=SCHEMA_VERSION).info(
             "sagalog store: upgraded the file from schema version {}", version)
     return SCHEMA_VERSION
-
-
-_RUN_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_RUNS_PER_UPSERT = 500  # 5,000 bound values
-_RUN_UPSERT = (
-    "INSERT INTO runs (first_position, correlation_id, first_type, started, last_position, "
-    "last_type, ended, events, decided, rule) VALUES {} "
-    "ON CONFLICT (correlation_id) DO UPDATE SET last_position = excluded.last_position, "
-    "last_type = excluded.last_type, ended = excluded.ended, "
-    "events = events + excluded.events, decided = coalesce(excluded.decided, decided), "
-    "rule = CASE WHEN excluded.decided IS NULL THEN rule ELSE excluded.rule END"
-)
-
-
-def _summarise(connection: sqlite3.Connection, rows: list[Row], messages: list[Message]) -> None:
-    """Fold the batch's new rows into the runs table: one row per correlation id touched.
-
-    ``rows`` and ``messages`` are in step (the resolver adds both together). Measured on
-    ``bench/store_bench.py --only appends`` (no correlation ids: the loop alone) and
-    ``bench/orders_bench.py`` (one upsert per commit): see the commit that added it.
-    """
-    runs: dict[str, list[Any]] = {}
-    for row, message in zip(rows, messages, strict=True):
-        correlation_id = row[7]
-        if correlation_id is None:
-            continue
-        run = runs.get(correlation_id)
-        if run is None:
-            run = runs[correlation_id] = [row[0], correlation_id, row[4], row[6], 0, "", "",
-                                          0, None, None]
-        run[4], run[5], run[6] = row[0], row[4], row[6]
-        run[7] += 1
-        if row[4] == DECISION_TYPE:
-            run[8], run[9] = row[0], getattr(message, "rule", None)
-    values = list(runs.values())
-    for start in range(0, len(values), _RUNS_PER_UPSERT):
-        chunk = values[start : start + _RUNS_PER_UPSERT]
-        connection.execute(_run_upsert_sql(len(chunk)), [v for run in chunk for v in run])
-
-
-@functools.lru_cache(maxsize=64)
-def _run_upsert_sql(count: int) -> str:
-    return _RUN_UPSERT.format(",".join([_RUN_MARKS] * count))
 
 
 def _insert(connection: sqlite3.Connection, rows: list[Row]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sagalog.store._decode import decode_rows
-from sagalog.store._schema import COLUMNS
+from sagalog.store.sqlite._schema import COLUMNS
 
 if TYPE_CHECKING:
     from sagalog.events import Envelope, Message, Registry

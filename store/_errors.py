@@ -87,6 +87,13 @@ class ReadOnlyStoreError(StoreError):
 class WorkerBusyError(StoreError):
     """Another runtime holds the log's worker lock: one handler-running runtime per log."""
 
+    def __init__(self, message: str, *, pid: int | None = None, owner: str | None = None) -> None:
+        self.pid = pid
+        """The holder's process id, when the backend knows it (a client names it)."""
+        self.owner = owner
+        """What the holder said it is (``sagalog worker``...), when known."""
+        super().__init__(message)
+
 
 class DatabaseError(StoreError):
     """The database file or SQLite itself failed."""

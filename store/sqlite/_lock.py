@@ -47,8 +47,9 @@ def file_lock(path: str, owner: str) -> Iterator[None]:
             pid, _, who = holder.partition(" ")
             msg = (f"{path}: a worker is already running on this log (PID {pid}"
                    f"{f', {who}' if who else ''}; lock {lock}); stop it first "
-                   f"(kill -TERM {pid}, or Ctrl-C where it runs), or run this as a client")
-            raise WorkerBusyError(msg) from None
+                   f"(kill -TERM {pid}, or Ctrl-C where it runs)")
+            raise WorkerBusyError(msg, pid=int(pid) if pid.isdigit() else None,
+                                  owner=who or None) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {owner}\n".encode(), 0)
         yield
@@ -64,7 +65,7 @@ def memory_lock(key: int, name: str, owner: str) -> Iterator[None]:
         if holder is not None:
             msg = (f"{name}: a worker is already running on this log (PID {os.getpid()}, "
                    f"{holder}); stop it first")
-            raise WorkerBusyError(msg)
+            raise WorkerBusyError(msg, pid=os.getpid(), owner=holder)
         _MEMORY_HOLDERS[key] = owner
     try:
         yield

@@ -35,7 +35,7 @@ from sagalog.actors._report import (
     system_metadata,
 )
 from sagalog.actors._retry import RetryPolicy
-from sagalog.actors._runtime import RUNTIME_STREAM, Runtime
+from sagalog.actors._runtime import RUNTIME_STREAM, Role, Runtime
 from sagalog.actors._timers import TimerService
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "ReportMetadata",
     "ReportSummary",
     "RetryPolicy",
+    "Role",
     "Runtime",
     "RuntimeStateError",
     "Schedule",

@@ -8,6 +8,7 @@ __all__ = [
     "CancelShipping",
     "ChargePayment",
     "CheckProduct",
+    "DemoFailuresPlanned",
     "InventoryFailed",
     "InventoryReserved",
     "InventoryRestored",
@@ -39,6 +40,21 @@ class OrderPlaced(Event, name="OrderPlaced"):
     amount_cents: int
     customer: str = "customer"
     address: str = "somewhere"
+
+
+class DemoFailuresPlanned(Event, name="DemoFailuresPlanned"):
+    """Which demo services refuse this order: the failure injection, kept in the log.
+
+    Appended with the order's ``OrderPlaced`` (one append, so never one without the
+    other), so whichever process runs the demo services (the command that placed the
+    order, a worker, a later ``resume``) applies the same failures.
+    """
+
+    order_id: str
+    failing: list[str]
+    """The services that refuse it (payment, inventory, shipping)."""
+    product_missing: bool = False
+    """Whether its product is missing from the demo catalogue."""
 
 
 class _OrderCommand(Command, abstract=True):

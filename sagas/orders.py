@@ -2,13 +2,21 @@
 
 Check the product, then pay, reserve and ship in parallel; undo what succeeded if any
 of the three fails. A missing product ends the order at once, as not found.
+
+The demo services fail on demand (:class:`FailurePlan`). The plan's decision for an
+order is appended with the order's start (``DemoFailuresPlanned``), so the process that
+runs the services need not be the one that placed the order: a worker applies the
+failures the ``order`` command asked for.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,11 +29,12 @@ from sagalog.actors.orders import (
     ProductService,
     ShippingService,
 )
-from sagalog.events import Event
+from sagalog.events import Event, SagalogError
 from sagalog.events.orders import (
     CancelShipping,
     ChargePayment,
     CheckProduct,
+    DemoFailuresPlanned,
     InventoryFailed,
     InventoryReserved,
     InventoryRestored,
@@ -48,13 +57,17 @@ from sagalog.events.orders import (
 )
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import SagaDefinition, Stage, Step
+from sagalog.store import parse_target
 
 __all__ = [
+    "NO_FAILURES",
     "ORDER_SAGA",
     "SERVICES",
     "TERMINAL_TYPES",
     "FailurePlan",
+    "add_demo_order_workflow",
     "add_order_workflow",
+    "demo_ledger_path",
     "order_stream",
     "place_order",
     "unfinished_orders",
@@ -160,23 +173,125 @@ class FailurePlan:
         digest = hashlib.sha256(f"{self.seed}/{order_id}/{service}".encode()).digest()
         return int.from_bytes(digest[:8]) / 2**64 < self.rate
 
+    def decision(self, order_id: str) -> DemoFailuresPlanned:
+        """What this plan decides for ``order_id``, as the record kept with its start."""
+        return DemoFailuresPlanned(
+            order_id=order_id, product_missing=self.product_missing,
+            failing=[service for service in SERVICES if self.fails(service, order_id)])
 
-def add_order_workflow(runtime: Runtime, ledger: Ledger, plan: FailurePlan) -> None:
-    """Register the four services (demo adapters on ``ledger``) and the order saga."""
-    runtime.add(ProductService, DemoCatalogue(missing=lambda _order: plan.product_missing))
+
+NO_FAILURES = FailurePlan()
+"""A plan that fails nothing: what a worker applies to an order that recorded no plan."""
+
+
+class _DemoFailures:
+    """Which demo services refuse an order: its recorded decision, else ``plan``.
+
+    The decision is read from the order's stream (its second record, appended with its
+    start) the first time a service asks, and kept for the next three services: four
+    reads of the log per order would cost more than the demo services themselves. An
+    order with no decision recorded (placed without a plan, or by sagalog 0.1) follows
+    ``plan``, the one this process was given.
+    """
+
+    KEEP = 4096
+    """Orders whose decision is kept; more than are ever in flight at once."""
+
+    def __init__(self, runtime: Runtime, plan: FailurePlan) -> None:
+        self._runtime = runtime
+        self._plan = plan
+        self._known: OrderedDict[str, DemoFailuresPlanned | None] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def recorded(self, order_id: str) -> DemoFailuresPlanned | None:
+        """The decision recorded with the order's start, or None."""
+        with self._guard:
+            if order_id in self._known:
+                return self._known[order_id]
+        start = itertools.islice(self._runtime.store.read_stream(order_stream(order_id)), 2)
+        found = next((record.data for record in start
+                      if isinstance(record.data, DemoFailuresPlanned)), None)
+        with self._guard:
+            self._known[order_id] = found
+            if len(self._known) > self.KEEP:
+                self._known.popitem(last=False)
+        return found
+
+    def fails(self, service: str, order_id: str) -> bool:
+        """Whether the demo ``service`` refuses ``order_id``."""
+        recorded = self.recorded(order_id)
+        if recorded is None:
+            return self._plan.fails(service, order_id)
+        return service in recorded.failing
+
+    def product_missing(self, order_id: str) -> bool:
+        """Whether the order's product is missing from the demo catalogue."""
+        recorded = self.recorded(order_id)
+        return self._plan.product_missing if recorded is None else recorded.product_missing
+
+
+def add_order_workflow(runtime: Runtime, ledger: Ledger, plan: FailurePlan = NO_FAILURES
+                       ) -> None:
+    """Register the four services (demo adapters on ``ledger``) and the order saga.
+
+    The adapters fail an order as its start recorded (see :func:`place_order`), or, for
+    an order that recorded nothing, as ``plan`` says.
+    """
+    failures = _DemoFailures(runtime, plan)
+    runtime.add(ProductService, DemoCatalogue(missing=failures.product_missing))
     for service, actor in zip(SERVICES, (PaymentService, InventoryService, ShippingService),
                               strict=True):
         runtime.add(actor, DemoService(ledger, service,
-                                       fails=functools.partial(plan.fails, service)))
+                                       fails=functools.partial(failures.fails, service)))
     runtime.add(saga_actor(ORDER_SAGA), name="saga:order")
 
 
-def place_order(runtime: Runtime, order_id: str, amount_cents: int = 1250) -> None:
-    """Append one ``OrderPlaced`` (idempotent: its event id derives from the order id)."""
+def demo_ledger_path(target: str) -> str:
+    """Where the demo services of the log ``target`` record their effects: ``<log>.ledger``.
+
+    Raises:
+        SagalogError: the log is not a file (an in-memory log has nowhere beside it).
+
+    """
+    scheme, location = parse_target(target)
+    if scheme != "sqlite" or location in {"", ":memory:"}:
+        msg = (f"{target}: the demo order services keep their ledger beside the log's "
+               "file, and this log is not a file")
+        raise SagalogError(msg)
+    return f"{location}.ledger"
+
+
+def add_demo_order_workflow(runtime: Runtime) -> Ledger:
+    """The order workflow as a worker runs it: the demo ledger beside the log, no plan.
+
+    Each order fails as its start recorded (the ``order`` command records its flags'
+    decision). Returns the ledger it opened, for the caller to close once the runtime
+    has stopped.
+    """
+    ledger = Ledger(demo_ledger_path(runtime.target))
+    try:
+        add_order_workflow(runtime, ledger)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
+
+
+def place_order(runtime: Runtime, order_id: str, amount_cents: int = 1250, *,
+                plan: FailurePlan | None = None) -> None:
+    """Append one ``OrderPlaced`` (idempotent: its event id derives from the order id).
+
+    With ``plan``, the plan's decision for this order (``DemoFailuresPlanned``) goes in
+    the same append, so the demo services fail it so wherever they run.
+    """
     placed = OrderPlaced(order_id=order_id, product_id=f"product-{order_id}",
                          amount_cents=amount_cents)
-    runtime.append(order_stream(order_id), [placed], correlation_id=order_id,
-                   event_ids=[uuid.uuid5(_ORDER_IDS, order_id)])
+    messages: list[Event] = [placed]
+    ids = [uuid.uuid5(_ORDER_IDS, order_id)]
+    if plan is not None:
+        messages.append(plan.decision(order_id))
+        ids.append(uuid.uuid5(_ORDER_IDS, f"{order_id}/demo-failures"))
+    runtime.append(order_stream(order_id), messages, correlation_id=order_id, event_ids=ids)
 
 
 def unfinished_orders(runtime: Runtime) -> set[str]:

@@ -35,7 +35,7 @@ from sagalog.sagas.kinds import KINDS, SAGA_NAMES
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from sagalog.actors import Runtime
+    from sagalog.actors import Role, Runtime
     from sagalog.sagas.history import Difference
     from sagalog.sagas.orders import FailurePlan
 
@@ -83,6 +83,38 @@ class Progress:
             print(file=self.stream, flush=True)
 
 
+class Console:
+    """One-line notes on stderr beside a command's output (``-q`` silences them)."""
+
+    def __init__(self) -> None:
+        self.quiet = False
+
+    def note(self, line: str) -> None:
+        """Print ``sagalog: LINE`` on stderr, unless quiet."""
+        if not self.quiet:
+            print(f"sagalog: {line}", file=sys.stderr, flush=True)
+
+
+CONSOLE = Console()
+"""The command line's notes; :func:`main` sets ``quiet`` from ``-q``."""
+
+WRITER_ROLE: Role = "auto"
+"""The role of every writing command's runtime: the log's worker if none runs, else its
+client. The command line's worker runs every built-in workflow, so whatever a command
+appends, the worker handles it as the command would have."""
+
+
+def say_role(runtime: Runtime, doing: str) -> None:
+    """Say, in one line, whether this command runs the handlers or is a worker's client."""
+    if runtime.role == "client":
+        pid = runtime.refusal.pid if runtime.refusal is not None else None
+        holder = f"a worker (PID {pid})" if pid is not None else "a worker"
+        CONSOLE.note(f"{holder} holds the log: {doing} as a client")
+    else:
+        CONSOLE.note(f"no worker holds the log: {doing}, running the handlers in this "
+                     f"process (PID {os.getpid()})")
+
+
 def require_log(db: str) -> None:
     """Refuse, in one line, a command that needs an existing log when there is none."""
     if not Path(db).exists():
@@ -92,7 +124,9 @@ def require_log(db: str) -> None:
 
 def ledger_path(db: str) -> str:
     """Where the demo adapters record their effects: beside the log."""
-    return f"{db}.ledger"
+    from sagalog.sagas.orders import demo_ledger_path
+
+    return demo_ledger_path(db)
 
 
 def failure_plan(arguments: argparse.Namespace) -> FailurePlan:
@@ -118,7 +152,9 @@ def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
     from sagalog.actors import Ledger, Runtime
     from sagalog.sagas.orders import add_order_workflow, place_order, wait_for_terminals
 
-    with Ledger(ledger_path(db)) as ledger, Runtime(db) as runtime:
+    with Ledger(ledger_path(db)) as ledger, Runtime(db, role=WRITER_ROLE,
+                                                    owner="sagalog order") as runtime:
+        say_role(runtime, "placing orders")
         add_order_workflow(runtime, ledger, plan)
         start = runtime.store.last_position()
         batch = f"o{start + 1}"
@@ -129,7 +165,7 @@ def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
         for first in range(0, count, concurrency):
             chunk = ids[first : first + concurrency]
             for order_id in chunk:
-                place_order(runtime, order_id)
+                place_order(runtime, order_id, plan=plan)  # the plan's decision goes too
             outcomes.update(wait_for_terminals(
                 runtime, set(chunk), start + 1,
                 on_end=lambda _o, _k: progress.update(len(outcomes) + 1),
@@ -145,7 +181,9 @@ def resume(db: str, plan: FailurePlan) -> int:
     """Finish every run of every workflow in an existing log; exit 0 when none is left.
 
     All the workflows' actors run in one runtime, so they all make progress while this
-    waits for each workflow's unfinished runs in turn.
+    waits for each workflow's unfinished runs in turn; beside a running worker, this is
+    its client and only waits. ``plan`` applies to the orders whose start recorded no
+    failure plan (logs of sagalog 0.1), and only where this process runs the handlers.
     """
     require_log(db)
     from sagalog.actors import Ledger, Runtime
@@ -155,7 +193,9 @@ def resume(db: str, plan: FailurePlan) -> int:
     from sagalog.sagas.orders import add_order_workflow, unfinished_orders, wait_for_terminals
     from sagalog.sagas.pipeline import add_pipeline_workflow, resume_pipelines
 
-    with Ledger(ledger_path(db)) as ledger, Runtime(db) as runtime:
+    with Ledger(ledger_path(db)) as ledger, Runtime(db, role=WRITER_ROLE,
+                                                    owner="sagalog resume") as runtime:
+        say_role(runtime, "resuming the log's unfinished runs")
         add_order_workflow(runtime, ledger, plan)
         add_jobs_workflow(runtime)
         add_pipeline_workflow(runtime)
@@ -279,19 +319,28 @@ def jobs_or_worker(db: str, arguments: argparse.Namespace) -> int:
     return worker(db, arguments.until_idle)
 
 
-def worker(db: str, until_idle: bool) -> int:  # noqa: FBT001 - the flag, as parsed
-    """Run the workflows until SIGINT/SIGTERM (or idle); print how the jobs ended."""
+def worker(db: str, until_idle: bool, *, share: bool = False) -> int:  # noqa: FBT001 - the flag
+    """Run the workflows until SIGINT/SIGTERM (or idle); print how the jobs ended.
+
+    The ``worker`` command must be the log's worker (a second one is refused, exit 2).
+    With ``share`` (the showcase) and a worker already on the log, this waits as its
+    client until that worker has no work left.
+    """
     from sagalog.sagas.jobs import jobs_summary
     from sagalog.sagas.worker import run_worker, stop_on_signals
     from sagalog.store import open_store
 
     stop = threading.Event()
 
-    def ready(_runtime: Runtime) -> None:
-        print(f"worker running on {db} (PID {os.getpid()})", flush=True)
+    def ready(runtime: Runtime) -> None:
+        if runtime.role == "worker":
+            print(f"worker running on {db} (PID {os.getpid()})", flush=True)
+        else:
+            say_role(runtime, "waiting for it to finish the work")
 
     with stop_on_signals(stop):
-        idle = run_worker(db, until_idle, stop, on_ready=ready)
+        idle = run_worker(db, until_idle, stop, on_ready=ready,
+                          role=WRITER_ROLE if share else "worker")
     with open_store(db) as store:
         counts = jobs_summary(store)
     print(f"worker stopped ({'no work left' if idle else 'on request'}): "
@@ -309,7 +358,8 @@ def data_pipeline(db: str, config: str) -> int:
     )
 
     load_pipeline_config(config)  # a bad file is refused before the log is opened
-    with Runtime(db) as runtime:
+    with Runtime(db, role=WRITER_ROLE, owner="sagalog data-pipeline") as runtime:
+        say_role(runtime, "running the data pipeline")
         add_pipeline_workflow(runtime)
         result = run_data_pipeline(runtime, config)
     collector, loader = result["collector_result"], result["loader_result"]
@@ -335,7 +385,8 @@ def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
 
     if arguments.resume:
         require_log(db)
-        with Runtime(db) as runtime:
+        with Runtime(db, role=WRITER_ROLE, owner="sagalog master-pipeline") as runtime:
+            say_role(runtime, "finishing the master pipeline runs")
             outcomes = resume_master(runtime)
             summaries = [summarise_run(runtime.store, run) for run in sorted(outcomes)]
         if not summaries:
@@ -351,7 +402,8 @@ def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
             seen.append(record)
             progress.update(len(seen))
 
-        with Runtime(db) as runtime:
+        with Runtime(db, role=WRITER_ROLE, owner="sagalog master-pipeline") as runtime:
+            say_role(runtime, "running the master pipeline")
             summaries = [run_master_pipeline(runtime, arguments.config, arguments.maintenance,
                                              on_record=tick)]
         progress.done()
@@ -380,7 +432,8 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
         base_url = None
         if arguments.serve is not None:
             base_url = stack.enter_context(serve_directory(arguments.serve)).base_url
-        runtime = stack.enter_context(Runtime(db))
+        runtime = stack.enter_context(Runtime(db, role=WRITER_ROLE, owner="sagalog etl"))
+        say_role(runtime, "running the ETL sources")
         add_etl_workflow(runtime)
         show = lambda outcome: print(outcome.line(), flush=True)  # noqa: E731
         if arguments.resume:
@@ -427,7 +480,7 @@ def main_job(db: str | None) -> int:
     _heading("job routing: submit three job files (one invalid), run the worker")
     codes.append(submit_jobs(db, str(showcase.jobs_config),
                              [str(path) for path in showcase.job_files]))
-    codes.append(worker(db, until_idle=True))
+    codes.append(worker(db, until_idle=True, share=True))
     _heading("two-phase data pipeline: a good run, then a broken source rolled back")
     codes.append(data_pipeline(db, str(showcase.pipeline_config)))
     showcase.break_pipeline_source()
@@ -1149,6 +1202,7 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
     replaced by sagalog's lines on stderr, unless ``-q`` or the command prints data.
     """
     arguments = parser().parse_args(argv)
+    CONSOLE.quiet = bool(arguments.quiet)
     if program:
         _log_to_stderr(quiet=bool(arguments.quiet) or arguments.command in QUIET_COMMANDS)
     try:

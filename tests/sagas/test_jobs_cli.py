@@ -157,8 +157,9 @@ def test_a_second_worker_on_the_same_log_is_refused(tmp_path: Path) -> None:
         second = cli("worker", "--db", str(db), "--until-idle", cwd=tmp_path)
         assert second.returncode == 2
         assert second.stderr.strip() == (
-            f"sagalog: error: {db}: another worker is running on this log (PID {first.pid}, "
-            f"lock {db}.worker.lock); stop it first")
+            f"sagalog: error: {db}: a worker is already running on this log (PID {first.pid}, "
+            f"sagalog worker; lock {db}.worker.lock); stop it first (kill -TERM {first.pid}, "
+            "or Ctrl-C where it runs)")
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=DEADLINE_S) == 0
     # The lock went with the first worker: a new one runs.

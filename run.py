@@ -718,6 +718,9 @@ TIMED_OUT = "a run did not end within its time limit"
 INTERRUPTED = "interrupted (Ctrl-C)"
 READ_ONLY = ("The log is only read, so this is safe while a worker writes it, and works on an "
              "imported export or a bundle.")
+SHARES = ("Beside a running worker it is that worker's client: it appends and waits, and the "
+          "worker runs the handlers; without one it runs them itself. A line on stderr says "
+          "which.")
 
 HELP: dict[str, CommandHelp] = {
     "": CommandHelp(
@@ -746,8 +749,9 @@ HELP: dict[str, CommandHelp] = {
         "in parallel, and if one fails the others that succeeded are undone (refund, restore, "
         "cancel). One order prints its outcome, several print a table of outcomes. --fail, "
         "--fail-rate and --product-missing inject failures; each choice is derived from the "
-        "order id and --seed, so it repeats. The demo services record their effects in "
-        "<db>.ledger beside the log.",
+        "order id and --seed, so it repeats, and is recorded with the order, so whichever "
+        "process runs the demo services applies it. The demo services record their effects "
+        "in <db>.ledger beside the log. " + SHARES,
         ("sagalog order", "sagalog order --count 100 --fail-rate 0.1 --seed 1",
          "sagalog order --fail payment --db orders.db"),
         {0: "every order ended (a failed order is an outcome, not an error)", 2: BAD_INPUT,
@@ -757,8 +761,10 @@ HELP: dict[str, CommandHelp] = {
         "finish every unfinished run of an existing log",
         "Finishes every unfinished run of every workflow in an existing log, as after a "
         "crash: orders, jobs, data pipelines, master pipelines and ETL sources. Prints the "
-        "outcome of the orders it finished and a count of the other runs. The failure flags "
-        "apply to the orders finished here, as they do for order.",
+        "outcome of the orders it finished and a count of the other runs. Each order fails "
+        "as its failure flags, recorded when it was placed, say; the failure flags here "
+        "apply only to orders that recorded none (logs of sagalog 0.1), and only when this "
+        "process runs the handlers. " + SHARES,
         ("sagalog resume", "sagalog resume --db orders.db --fail-rate 0.1 --seed 1"),
         {0: "nothing is left unfinished", 2: BAD_INPUT, 3: TIMED_OUT, 130: INTERRUPTED},
     ),
@@ -828,7 +834,9 @@ HELP: dict[str, CommandHelp] = {
         "Runs every built-in workflow on the log (job routing, orders, the pipelines, ETL) "
         "until SIGINT or SIGTERM, or with --until-idle until no work is left, then prints "
         "how the jobs ended. One worker runs per log: a second is refused while the first "
-        "holds <db>.worker.lock.",
+        "holds <db>.worker.lock, naming its PID. The other writing commands (order, resume, "
+        "data-pipeline, master-pipeline, etl) started while it runs become its clients: "
+        "they append and wait, and the worker runs every handler once.",
         ("sagalog worker", "sagalog worker --until-idle --db app.db"),
         {0: "stopped, on request or with no work left", 2: BAD_INPUT + ", or another worker "
             "runs on this log"},
@@ -840,7 +848,7 @@ HELP: dict[str, CommandHelp] = {
         "into the target SQLite database. A collector failure is rolled back to the last "
         "good dataset, and the loader runs only if that rollback succeeded. Run again after "
         "a crash, it finishes the interrupted run instead of starting one. Prints each "
-        "phase's outcome.",
+        "phase's outcome. " + SHARES,
         ("sagalog data-pipeline --config docs/examples/pipeline/config.json",),
         {0: "the run ended as success or partial_success", 1: "the run failed",
          2: BAD_INPUT, 3: TIMED_OUT, 130: INTERRUPTED},
@@ -852,7 +860,7 @@ HELP: dict[str, CommandHelp] = {
         "and semantic refresh, each stage retried as its configuration says; a stage that "
         "still fails ends the run and the stages after it are skipped. --resume instead "
         "finishes the runs an interrupted process left in the log. Prints each stage's "
-        "outcome.",
+        "outcome. " + SHARES,
         ("sagalog master-pipeline --config docs/examples/master/master.json",
          "sagalog master-pipeline --resume"),
         {0: "every run completed", 1: "a stage failed", 2: BAD_INPUT, 3: TIMED_OUT,
@@ -865,7 +873,7 @@ HELP: dict[str, CommandHelp] = {
         "in the manifest; a file that fails the check is quarantined. It first finishes any "
         "run a crash interrupted. One line per source. --resume only finishes interrupted "
         "runs; --manifest prints the manifest (the last record per source) and writes "
-        "nothing.",
+        "nothing. " + SHARES,
         ("sagalog etl --config docs/examples/etl/sources.json --serve docs/examples/etl/site",
          "sagalog etl --config sources.json --dry-run", "sagalog etl --manifest"),
         {0: "no source failed", 1: "a source failed or was quarantined", 2: BAD_INPUT,

@@ -216,6 +216,11 @@ class AsyncEventStore:
         return self.store.read_only
 
     @property
+    def durability(self) -> str | None:
+        """The backend's durability setting, where it has one."""
+        return getattr(self.store, "durability", None)
+
+    @property
     def registry(self) -> Registry:
         """The message registry records are decoded with."""
         return self.store.registry

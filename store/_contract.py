@@ -151,6 +151,11 @@ class SubscriptionProtocol(Protocol):
         """Up to ``limit`` next records, waiting up to ``timeout`` s; [] on timeout or close."""
         ...
 
+    @property
+    def closed(self) -> bool:
+        """Closed, or its store is: ``next_batch`` returns [] from now on."""
+        ...
+
     def close(self) -> None:
         """Stop; a ``next_batch`` blocked on another thread returns [] promptly."""
         ...

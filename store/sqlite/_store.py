@@ -189,13 +189,13 @@ class SqliteEventStore:
                 return
             self._closed = True
         try:
+            if self._readers is not None:  # first: the writer's close must be the last one,
+                self._readers.close()      # which folds the WAL into the file (as before)
             if self._writer is not None:
                 self._writer.close().result()
         finally:
             if self._signal is not None:
                 self._signal.close()
-            if self._readers is not None:
-                self._readers.close()
 
     def __enter__(self) -> Self:
         return self

@@ -257,7 +257,7 @@ class AsyncEventStore:
     ) -> list[list[Envelope[Message]]]:
         """Append to several streams and move a checkpoint, all in one transaction."""
         self._check_open()
-        submit = getattr(self.store, "submit", None)
+        submit = getattr(self.store, "submit_async", None)
         if submit is not None:  # answered on this loop after COMMIT: no thread hop
             outcome: list[list[Envelope[Message]]] = await submit(requests,
                                                                   checkpoint=checkpoint)

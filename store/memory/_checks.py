@@ -21,7 +21,14 @@ from sagalog.store._ids import check_id
 if TYPE_CHECKING:
     from sagalog.store._contract import Types
 
-__all__ = ["check_checkpoint", "check_limit", "check_metadata", "check_query", "type_names"]
+__all__ = [
+    "check_checkpoint",
+    "check_limit",
+    "check_metadata",
+    "check_number",
+    "check_query",
+    "type_names",
+]
 
 
 def type_names(types: Types) -> list[str] | None:
@@ -50,6 +57,19 @@ def check_checkpoint(checkpoint: Checkpoint | tuple[object, object]) -> Checkpoi
         msg = f"checkpoint position must be an int >= 0, not {position!r}"
         raise StoreError(msg)
     return Checkpoint(name, position)
+
+
+def check_number(value: object, what: str) -> int:
+    """``value`` if it is an int (a position or a version to read from or at).
+
+    Any int reads (a start before 1 reads from the first record, one past the end reads
+    nothing); anything else is refused: SQLite would compare a text with the column and
+    answer something, and memory could not compare it at all.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        msg = f"{what} must be an int, not {type(value).__name__} {value!r}"
+        raise StoreError(msg)
+    return value
 
 
 def check_limit(limit: object) -> int:

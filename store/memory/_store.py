@@ -44,6 +44,7 @@ from sagalog.store.memory._checks import (
     check_checkpoint,
     check_limit,
     check_metadata,
+    check_number,
     check_query,
     type_names,
 )
@@ -348,6 +349,7 @@ class MemoryEventStore:
                  ) -> Iterator[Envelope[Message]]:
         """The log from ``from_position`` on, in position order, a page at a time."""
         names = type_names(types)
+        check_number(from_position, "from_position")
         self._check_open()
         return self._all_pages(from_position, names)
 
@@ -363,6 +365,7 @@ class MemoryEventStore:
     def read_page(self, from_position: int, limit: int, *, types: Types = None
                   ) -> list[Envelope[Message]]:
         """Up to ``limit`` records from ``from_position`` on: one page, for bulk readers."""
+        check_number(from_position, "from_position")
         return self._page(from_position, check_limit(limit), type_names(types))
 
     def _page(self, position: int, limit: int, names: list[str] | None
@@ -374,7 +377,7 @@ class MemoryEventStore:
 
     def read_raw(self, from_position: int, limit: int) -> list[RawRecord]:
         """Up to ``limit`` records from ``from_position`` on, as stored (undecoded)."""
-        start = max(from_position, 1) - 1
+        start = max(check_number(from_position, "from_position"), 1) - 1
         limit = check_limit(limit)
         with self._reading():
             rows = self._log.rows[start : start + limit]
@@ -384,6 +387,7 @@ class MemoryEventStore:
                     ) -> Iterator[Envelope[Message]]:
         """One stream's records from ``from_version`` on, in order."""
         check_id(stream_id)
+        check_number(from_version, "from_version")
         self._check_open()
         return self._stream_pages(stream_id, max(from_version, 1))
 
@@ -402,6 +406,7 @@ class MemoryEventStore:
                          ) -> Iterator[Envelope[Message]]:
         """One run's records (all its streams) from ``from_position`` on, in order."""
         check_id(correlation_id, "correlation id")
+        check_number(from_position, "from_position")
         self._check_open()
         return self._correlation_pages(correlation_id, from_position)
 
@@ -420,9 +425,10 @@ class MemoryEventStore:
 
     def read_position(self, position: int) -> Envelope[Message] | None:
         """The record at ``position``, or None."""
+        check_number(position, "position")
         with self._reading():
             log = self._log
-            if not isinstance(position, int) or not 1 <= position <= log.head:
+            if not 1 <= position <= log.head:
                 return None
             row = log.rows[position - 1]
         return self._decode([row])[0]
@@ -481,6 +487,7 @@ class MemoryEventStore:
         Appends through any store of this log are pushed to it (see ``CommitSignal``).
         """
         names = type_names(types)
+        check_number(from_position, "from_position")
         self._check_open()
         return SyncSubscription(self._scan, lambda: None, self._signal, from_position, names,
                                 self._poll_interval)

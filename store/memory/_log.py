@@ -138,6 +138,8 @@ class MemoryLog:
         self.runs.fold(rows, statuses)
         for name, position in checkpoints.items():
             self.checkpoints[name] = max(position, self.checkpoints.get(name, position))
+        # Published under the lock, so commits reach subscribers in position order and
+        # a caught-up subscriber is pushed each one (out of order, it would only scan).
         for signal in list(self.signals):
             signal.publish(rows, messages)
         with self._committed:

@@ -118,6 +118,10 @@ KNOWN_GAPS: dict[str, Gap] = {
        for read in ("read_position", "read_all", "read_stream", "subscribe")},
     **{f"test_bad_input.py::test_a_position_or_version_that_is_not_an_int_is_refused"
        f"[sqlite-{read}]": _missing(read) for read in ("read_page", "read_correlation")},
+    # Another: SQLite's read_event takes event_id.bytes unchecked, so a str id escapes as
+    # Python's AttributeError instead of a StoreError.
+    "test_bad_input.py::test_reading_an_event_id_that_is_not_a_uuid_is_refused[sqlite]":
+        Gap("SQLite's read_event lets AttributeError out for a str id", (AttributeError,)),
 }
 """Contract tests a backend fails today, by ``file::name[parameters]``, and why."""
 

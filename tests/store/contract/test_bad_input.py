@@ -139,3 +139,9 @@ def test_a_position_or_version_that_is_not_an_int_is_refused(
     store.append("good", deposits(3), correlation_id="run")
     with pytest.raises(StoreError, match="must be an int"):
         READS_AT[read](store)
+
+
+def test_reading_an_event_id_that_is_not_a_uuid_is_refused(store: EventStoreProtocol) -> None:
+    store.append("good", deposits(3))
+    with pytest.raises(StoreError, match="UUID"):
+        store.read_event("0190c5a8-0000-7000-8000-000000000000")  # type: ignore[arg-type]

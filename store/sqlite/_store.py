@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from sagalog.store._resolve import Pending
     from sagalog.store._signal import CommitSignal
     from sagalog.store._verify import VerifyReport
-    from sagalog.store.sqlite._writer import Writer, WriterStats
+    from sagalog.store.sqlite._writer import Outcome, Writer, WriterStats
 
 __all__ = ["SqliteEventStore"]
 

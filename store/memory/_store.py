@@ -26,6 +26,13 @@ from uuid import UUID
 from sagalog.events import registry as default_registry
 from sagalog.store._append import AppendRequest, Checkpoint, prepare
 from sagalog.store._blocking import SyncSubscription
+from sagalog.store._checks import (
+    check_checkpoint,
+    check_limit,
+    check_metadata,
+    check_number,
+    check_query,
+)
 from sagalog.store._contract import RawRecord, RunFacts, RunPage, RunQuery, RunStatusHook
 from sagalog.store._decode import decode_rows
 from sagalog.store._errors import (
@@ -38,16 +45,9 @@ from sagalog.store._expected import ANY, ExpectedVersion
 from sagalog.store._ids import check_id
 from sagalog.store._resolve import Pending
 from sagalog.store._signal import CommitSignal
+from sagalog.store._types import type_names
 from sagalog.store._verify import VerifyReport, verify_rows
 from sagalog.store.memory import _names
-from sagalog.store.memory._checks import (
-    check_checkpoint,
-    check_limit,
-    check_metadata,
-    check_number,
-    check_query,
-    type_names,
-)
 from sagalog.store.memory._log import WorkerHold
 from sagalog.store.memory._status import past_statuses, record_statuses
 from sagalog.store.memory._transaction import Transaction

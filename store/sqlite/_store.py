@@ -29,6 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
+from sagalog.store._checks import (
+    check_checkpoint,
+    check_event_id,
+    check_limit,
+    check_metadata,
+    check_number,
+    check_query,
+)
 from sagalog.store._contract import RawRecord, RunFacts, RunPage, RunQuery, RunStatusHook
 from sagalog.store._errors import (
     NotADatabaseError,
@@ -317,7 +325,7 @@ class SqliteEventStore:
         """
         writer = self._writing()
         interrupted = threading.Event()
-        checked = dict(_checked_checkpoint(name, position)
+        checked = dict(check_checkpoint((name, position))
                        for name, position in (checkpoints or {}).items())
 
         def pendings() -> Iterator[Pending]:
@@ -359,7 +367,7 @@ class SqliteEventStore:
         self._check_open()
         writes = [prepare(request) for request in requests]
         if checkpoint is not None:
-            checkpoint = _check_checkpoint(checkpoint)
+            checkpoint = check_checkpoint(checkpoint)
         return Pending(writes, checkpoint, sum(len(write.messages) for write in writes))
 
     def set_checkpoint(self, name: str, position: int) -> None:
@@ -370,9 +378,7 @@ class SqliteEventStore:
 
     def set_metadata(self, key: str, value: str) -> None:
         """Record one of the log's own notes (see :meth:`metadata`)."""
-        if not isinstance(key, str) or not key or not isinstance(value, str):
-            msg = f"metadata takes a non-empty text key and a text value, not {key!r}: {value!r}"
-            raise StoreError(msg)
+        key, value = check_metadata(key, value)
         self._writing().set_metadata(key, value).result()
 
     def add_run_status(self, hook: RunStatusHook) -> None:
@@ -415,7 +421,7 @@ class SqliteEventStore:
         on any size of log.
         """
         names = type_names(types)
-        position = from_position
+        position = check_number(from_position, "from_position")
         while True:
             page = self._page(position, READ_PAGE, names)
             yield from page
@@ -427,7 +433,8 @@ class SqliteEventStore:
                   types: Iterable[type[Message] | str] | None = None
                   ) -> list[Envelope[Message]]:
         """Up to ``limit`` records from ``from_position`` on, decoded, in one query."""
-        return self._page(from_position, limit, type_names(types))
+        return self._page(check_number(from_position, "from_position"), check_limit(limit),
+                          type_names(types))
 
     def _page(self, from_position: int, limit: int, names: list[str] | None
               ) -> list[Envelope[Message]]:
@@ -439,13 +446,15 @@ class SqliteEventStore:
         For tools that must show or copy records this code cannot decode (an unknown type).
         """
         new = tuple.__new__
-        return [new(RawRecord, row) for row in self._run(sql.raw_page(from_position, limit))]
+        statement = sql.raw_page(check_number(from_position, "from_position"),
+                                 check_limit(limit))
+        return [new(RawRecord, row) for row in self._run(statement)]
 
     def read_stream(self, stream_id: str, from_version: int = 1
                     ) -> Iterator[Envelope[Message]]:
         """The records of one stream from ``from_version`` on (inclusive), in order."""
         check_id(stream_id)
-        version = from_version
+        version = check_number(from_version, "from_version")
         while True:
             page = self._decode(self._run(sql.stream_page(stream_id, version, READ_PAGE)))
             yield from page
@@ -461,7 +470,7 @@ class SqliteEventStore:
         run, not of the log.
         """
         check_id(correlation_id, "correlation id")
-        position = from_position
+        position = check_number(from_position, "from_position")
         while True:
             page = self._decode(self._run(
                 sql.correlation_page(correlation_id, position, READ_PAGE)))
@@ -472,12 +481,12 @@ class SqliteEventStore:
 
     def read_position(self, position: int) -> Envelope[Message] | None:
         """The record at ``position``, or None if there is none."""
-        rows = self._run(sql.by_position(position))
+        rows = self._run(sql.by_position(check_number(position, "position")))
         return self._decode(rows)[0] if rows else None
 
     def read_event(self, event_id: UUID) -> Envelope[Message] | None:
         """The record with ``event_id`` (served by the unique index), or None."""
-        rows = self._run(sql.by_event(event_id.bytes))
+        rows = self._run(sql.by_event(check_event_id(event_id)))
         return self._decode(rows)[0] if rows else None
 
     def position_at(self, moment: datetime) -> int:
@@ -505,6 +514,7 @@ class SqliteEventStore:
         A log written by an older sagalog, opened read-only (so not upgraded), is
         summarised from its records instead, its statuses from the hooks given at open.
         """
+        query = check_query(query)
         if self._legacy():
             return legacy_runs(self._query, self._decode, self._hooks, self._schema, query)
         return query_runs(self._query, query)
@@ -543,6 +553,7 @@ class SqliteEventStore:
         from sagalog.store.sqlite._reader import direct_reader, sql_scan  # noqa: PLC0415
 
         self._check_open()
+        check_number(from_position, "from_position")
         names = type_names(types)
         if self._memory:
             return SyncSubscription(sql_scan(self._query, self._registry), lambda: None,
@@ -616,23 +627,6 @@ def _fetch(text: str, params: Sequence[Any], connection: Any) -> list[Any]:  # n
         msg = "the event store is closed"
         raise StoreClosedError(msg)
     return list(connection.execute(text, params).fetchall())
-
-
-def _check_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
-    from sagalog.store._append import Checkpoint  # noqa: PLC0415
-
-    name, position = checkpoint
-    return Checkpoint(*_checked_checkpoint(name, position))
-
-
-def _checked_checkpoint(name: object, position: object) -> tuple[str, int]:
-    if not isinstance(name, str) or not name:
-        msg = f"checkpoint name must be a non-empty str, not {name!r}"
-        raise StoreError(msg)
-    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-        msg = f"checkpoint position must be an int >= 0, not {position!r}"
-        raise StoreError(msg)
-    return name, position
 
 
 def _check_readable(path: str) -> None:

@@ -1,9 +1,9 @@
-"""The checks a backend makes on arguments the shared ``prepare`` does not see.
+"""The checks every backend makes on arguments the shared ``prepare`` does not see.
 
-Type filters, checkpoints, metadata, run queries: each refused with a typed error that
-says what was wrong, in the caller's thread, before the log's lock is taken. The first
-two say exactly what the SQLite backend says (its ``_type_names`` and
-``_check_checkpoint``); they belong in a module both backends import.
+Positions, limits, checkpoints, metadata, run queries (and type filters, in ``_types``):
+each refused with a typed error that says what was wrong, in the caller's thread, before
+anything is read or locked, so every backend refuses the same input the same way. Light
+on purpose: a read-only SQLite open must not load pydantic.
 """
 
 from __future__ import annotations
@@ -12,39 +12,21 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sagalog.events import Message
-from sagalog.store._append import Checkpoint
 from sagalog.store._contract import RunQuery
 from sagalog.store._errors import StoreError
 from sagalog.store._ids import check_id
 
 if TYPE_CHECKING:
-    from sagalog.store._contract import Types
+    from sagalog.store._append import Checkpoint
 
 __all__ = [
     "check_checkpoint",
+    "check_event_id",
     "check_limit",
     "check_metadata",
     "check_number",
     "check_query",
-    "type_names",
 ]
-
-
-def type_names(types: Types) -> list[str] | None:
-    """The registered names of ``types`` (classes or names); None reads every type."""
-    if types is None:
-        return None
-    names = []
-    for kind in types:
-        if isinstance(kind, str):
-            names.append(kind)
-        elif isinstance(kind, type) and issubclass(kind, Message) and hasattr(kind, "message_type"):
-            names.append(kind.message_type)
-        else:
-            msg = f"types must hold message classes or type names, not {kind!r}"
-            raise StoreError(msg)
-    return names
 
 
 def check_checkpoint(checkpoint: Checkpoint | tuple[object, object]) -> Checkpoint:
@@ -56,7 +38,19 @@ def check_checkpoint(checkpoint: Checkpoint | tuple[object, object]) -> Checkpoi
     if not isinstance(position, int) or isinstance(position, bool) or position < 0:
         msg = f"checkpoint position must be an int >= 0, not {position!r}"
         raise StoreError(msg)
+    from sagalog.store._append import Checkpoint  # noqa: PLC0415 - writers only: pydantic
+
     return Checkpoint(name, position)
+
+
+def check_event_id(value: object) -> bytes:
+    """The 16 bytes of ``value`` if it is a UUID."""
+    from uuid import UUID  # noqa: PLC0415 - UUID is imported anyway; keeps the top light
+
+    if not isinstance(value, UUID):
+        msg = f"an event id must be a UUID, not {type(value).__name__} {value!r}"
+        raise StoreError(msg)
+    return value.bytes
 
 
 def check_number(value: object, what: str) -> int:

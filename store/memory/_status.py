@@ -2,17 +2,20 @@
 
 For each record of a run (a correlation id) whose type some hook reads, the hooks are
 asked in the order they were installed and the first non-None answer is the record's
-status; a run's status is that of its last record that has one. A hook that raises
-fails the write it was asked for (nothing is written), with a :class:`StoreError`
-naming the hook and the record.
+status; a run's status is that of its last record that has one. A hook that raises (or
+answers something that is not a str) is logged and gives that record no status: the
+append itself succeeds, as on every backend (a status is a summary; a bug in one must
+not lose a record).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from loguru import logger
+
+import sagalog.events._logging  # noqa: F401 - silent until the app turns logs on
 from sagalog.store._decode import decode_rows
-from sagalog.store._errors import StoreError
 from sagalog.store._resolve import envelope
 
 if TYPE_CHECKING:
@@ -33,17 +36,16 @@ def status_of(record: Envelope[Message], hooks: Sequence[RunStatusHook]) -> str 
             continue
         try:
             status = hook.status(record)
-        except Exception as error:
-            msg = (f"run status hook {hook.name!r} failed on the record at position "
-                   f"{record.position} ({record.type}): {type(error).__name__}: {error}; "
-                   "nothing was written")
-            raise StoreError(msg) from error
+        except Exception as error:  # noqa: BLE001 - a hook must not fail an append
+            logger.bind(position=record.position).opt(exception=error).error(
+                "sagalog store: run status hook {!r} failed on {}", hook.name, record.type)
+            continue
         if status is None:
             continue
         if not isinstance(status, str):
-            msg = (f"run status hook {hook.name!r} gave {status!r} for the record at "
-                   f"position {record.position}; a status is a str or None")
-            raise StoreError(msg)
+            logger.bind(position=record.position).error(
+                "sagalog store: run status hook {!r} gave {!r}, not a str", hook.name, status)
+            continue
         return status
     return None
 

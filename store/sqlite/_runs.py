@@ -134,8 +134,11 @@ class RunKeeper:
                 logger.bind(position=envelope.position).opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue
-            if status is not None:
+            if isinstance(status, str):
                 return status
+            if status is not None:
+                logger.error("sagalog store: run status hook {!r} gave {!r}, not a str",
+                             hook.name, status)
         return None
 
     def _fill_gap(self, connection: sqlite3.Connection, head: int) -> None:
@@ -182,7 +185,7 @@ class RunKeeper:
                 logger.opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue
-            if status is not None:
+            if isinstance(status, str):
                 return status
         return None
 

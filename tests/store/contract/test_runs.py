@@ -190,3 +190,25 @@ def test_run_queries_filter_by_status_first_type_and_start_and_count_them_all(
     assert ([run.correlation_id for run in limited.runs], limited.total) == (["r5"], 4)
     assert len(store.runs(RunQuery(limit=0)).runs) == 5  # 0: all
     assert store.runs(RunQuery(statuses=frozenset({"unknown"}))) == ([], 0)
+
+
+def test_a_hook_that_raises_gives_no_status_and_fails_no_append(
+    store: EventStoreProtocol, logs: Any
+) -> None:
+    """A status is a summary: a broken hook is logged, and the record is kept all the same."""
+    def broken(record: Envelope[Message]) -> str | None:
+        amount: int = record.data.amount  # type: ignore[attr-defined]
+        if amount == 2:
+            raise ValueError("no status for you")
+        return "seen" if amount == 1 else 7  # type: ignore[return-value]
+
+    store.add_run_status(RunStatusHook(frozenset({"test.Deposited"}), broken, name="broken"))
+    store.append("a", [Deposited(account="a", amount=1)], correlation_id="run")
+    store.append("a", [Deposited(account="a", amount=2)], correlation_id="run")  # raises
+    store.append("a", [Deposited(account="a", amount=3)], correlation_id="run")  # not a str
+    assert store.last_position() == 3
+    run = store.run("run")
+    assert run is not None
+    assert (run.events, run.status, run.status_position) == (3, "seen", 1)
+    said = " ".join(record["message"] for record in logs.records)
+    assert "'broken'" in said

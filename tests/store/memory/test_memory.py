@@ -11,7 +11,6 @@ from sagalog.events import Envelope, Message, Registry, UnknownMessageTypeError
 from sagalog.store import (
     InvalidStreamIdError,
     NotADatabaseError,
-    RunQuery,
     RunStatusHook,
     StoreError,
     WorkerBusyError,
@@ -137,43 +136,19 @@ def test_a_worker_lock_held_through_a_closed_store_is_released(
         pytest.fail("its late end released a lock it no longer held")
 
 
-def test_a_hook_that_raises_fails_its_append_and_writes_nothing() -> None:
-    def broken(record: Envelope[Message]) -> str | None:
-        raise ValueError("no status for you")
-
-    hook = RunStatusHook(frozenset({"test.Note"}), broken, name="broken")
-    with open_store("memory:", run_status=[hook]) as store:
-        store.append("s", deposits(1), correlation_id="run")  # not a type it reads
-        with pytest.raises(StoreError, match=r"hook 'broken' failed .* position 2") as caught:
-            store.append("s", [Note(text="x")], correlation_id="run")
-        assert isinstance(caught.value.__cause__, ValueError)
-        assert store.last_position() == 1
-        assert store.run("run").events == 1  # type: ignore[union-attr]
-
-
-def test_a_hook_that_uses_the_store_gets_an_error_not_a_deadlock() -> None:
+def test_a_hook_that_uses_the_store_gets_an_error_not_a_deadlock(logs) -> None:
+    """Asked while the log's lock is held, a nosy hook fails (logged), not the append."""
     store = MemoryEventStore.open()
 
     def nosy(record: Envelope[Message]) -> str | None:
         return str(store.last_position())
 
     store.add_run_status(RunStatusHook(frozenset({"test.Note"}), nosy, name="nosy"))
-    with pytest.raises(StoreError, match="must only read the record"):
-        store.append("s", [Note(text="x")], correlation_id="run")
-    assert store.last_position() == 0
+    store.append("s", [Note(text="x")], correlation_id="run")
+    assert store.last_position() == 1
+    assert store.run("run").status is None  # type: ignore[union-attr]
+    assert any("nosy" in record["message"] for record in logs.records)
     store.close()
-
-
-def test_a_hook_that_raises_on_the_past_is_not_installed() -> None:
-    def picky(record: Envelope[Message]) -> str | None:
-        raise RuntimeError("cannot read old notes")
-
-    with open_store("memory:") as store:
-        store.append("s", [Note(text="old")], correlation_id="run")
-        with pytest.raises(StoreError, match="picky"):
-            store.add_run_status(RunStatusHook(frozenset({"test.Note"}), picky, name="picky"))
-        store.append("s", [Note(text="new")], correlation_id="run")  # not asked: not installed
-        assert store.runs(RunQuery()).runs[0].events == 2
 
 
 def test_add_run_status_fills_the_past_before_it_returns() -> None:

@@ -360,7 +360,7 @@ class Runtime:
     ) -> list[Envelope[Message]]:
         """:meth:`append` for asyncio code: awaits without blocking the caller's loop."""
         store = self.store
-        submit = getattr(store, "submit", None)
+        submit = getattr(store, "submit_async", None)
         if submit is None:
             return await asyncio.to_thread(self.append, stream_id, messages, **kwargs)
         from sagalog.store import AppendRequest  # noqa: PLC0415 - asyncio callers only

@@ -98,8 +98,8 @@ from sagalog.sagas.orders import (
 )
 from sagalog.store import (
     AppendRequest,
-    AsyncEventStore,
     EventStoreProtocol,
+    SqliteEventStore,
     SyncSubscription,
     WriterStats,
 )
@@ -247,7 +247,7 @@ def run_throughput(directory: Path, settings: Settings) -> Throughput:
     with Ledger(ledger_path(path)) as ledger, Runtime(path, durability="full") as rt:
         add_order_workflow(rt, ledger, settings.plan)
         store = rt.store
-        inner = store.store
+        inner = store
         done = store.subscribe(store.last_position() + 1, types=list(TERMINAL_TYPES))
         appends: list[Future[Any]] = []
 
@@ -255,13 +255,8 @@ def run_throughput(directory: Path, settings: Settings) -> Throughput:
             # Non-blocking: the append runs on the store's loop, so group commit can put
             # it in one transaction with the actors' outputs.
             appends.append(
-                store.submit(
-                    inner.append(
-                        order_stream(order_id),
-                        [placed(order_id)],
-                        correlation_id=order_id,
-                    )
-                )
+                store.submit([AppendRequest(order_stream(order_id), [placed(order_id)],
+                                            correlation_id=order_id)])
             )
 
         loop = ClosedLoop(settings, place)
@@ -289,7 +284,7 @@ def run_throughput(directory: Path, settings: Settings) -> Throughput:
 def drive(
     loop: ClosedLoop,
     done: SyncSubscription,
-    inner: AsyncEventStore,
+    inner: SqliteEventStore,
     appends: list[Future[Any]],
 ) -> Counter[str]:
     """Run the closed loop until every order placed has ended; the outcome mix."""

@@ -71,7 +71,7 @@ from _common import check_appends, delta, print_machine, scratch, snapshot
 
 from sagalog.actors import Actor, Runtime, handles
 from sagalog.events import Command, Envelope, Event
-from sagalog.store import WriterStats
+from sagalog.store import AppendRequest, WriterStats
 
 HOPS = 4
 MESSAGES_PER_CHAIN = HOPS + 1
@@ -268,7 +268,7 @@ def _run_ours(path: Path, limits: Limits) -> Window:
     with Runtime(path, durability="full") as rt:
         names = [rt.add(actor) for actor in (A1, A2, A3, A4)]
         store = rt.store
-        inner = store.store
+        inner = store
         done = store.subscribe(store.last_position() + 1, types=[Hop4])
         appends: list[Future[Any]] = []
 
@@ -276,11 +276,8 @@ def _run_ours(path: Path, limits: Limits) -> Window:
             # Non-blocking: the append runs on the store's loop; group commit may put it
             # in one transaction with other chains' hops.
             appends.append(
-                store.submit(
-                    inner.append(
-                        f"chain-{chain}", [Hop0(chain=chain)], correlation_id=f"chain-{chain}"
-                    )
-                )
+                store.submit([AppendRequest(f"chain-{chain}", [Hop0(chain=chain)],
+                                            correlation_id=f"chain-{chain}")])
             )
 
         loop = ClosedLoop("ours", limits, start, limits.chains)

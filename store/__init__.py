@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         parse_lines,
     )
     from sagalog.store._verify import VerifyReport
+    from sagalog.store.memory import MemoryEventStore
     from sagalog.store.sqlite import SqliteEventStore
     from sagalog.store.sqlite._access import check_writable, read_only_uri
     from sagalog.store.sqlite._schema import SCHEMA_VERSION
@@ -87,6 +88,7 @@ __all__ = [
     "ImportResult",
     "InvalidStreamIdError",
     "LogReaderProtocol",
+    "MemoryEventStore",
     "NotADatabaseError",
     "RawRecord",
     "ReadOnlyLogError",
@@ -136,6 +138,7 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
         "_expected": ("ANY", "NO_STREAM", "STREAM_EXISTS", "ExpectedVersion", "StreamState"),
         "_ids": ("MAX_ID_LENGTH",),
         "sqlite._schema": ("SCHEMA_VERSION",),
+        "memory": ("MemoryEventStore",),
         "sqlite": ("SqliteEventStore",),
         "_subscription": ("Subscription",),
         "_transfer": ("ImportFileError", "ImportLine", "ImportResult", "export_lines",

@@ -216,6 +216,11 @@ class AsyncEventStore:
         return self.store.read_only
 
     @property
+    def durability(self) -> str | None:
+        """The backend's durability setting, where it has one."""
+        return getattr(self.store, "durability", None)
+
+    @property
     def registry(self) -> Registry:
         """The message registry records are decoded with."""
         return self.store.registry
@@ -252,7 +257,7 @@ class AsyncEventStore:
     ) -> list[list[Envelope[Message]]]:
         """Append to several streams and move a checkpoint, all in one transaction."""
         self._check_open()
-        submit = getattr(self.store, "submit", None)
+        submit = getattr(self.store, "submit_async", None)
         if submit is not None:  # answered on this loop after COMMIT: no thread hop
             outcome: list[list[Envelope[Message]]] = await submit(requests,
                                                                   checkpoint=checkpoint)

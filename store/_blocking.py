@@ -62,6 +62,11 @@ class SyncSubscription:
         """The position the next record will have at least; everything before is seen."""
         return self._next
 
+    @property
+    def closed(self) -> bool:
+        """Closed, or its store is: ``next_batch`` returns [] from now on."""
+        return self._closed or self._signal.closed
+
     def close(self) -> None:
         """Stop the subscription; a blocked ``next_batch`` returns [] promptly."""
         if not self._closed:

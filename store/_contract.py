@@ -127,15 +127,21 @@ class RunStatusHook:
     The store calls :attr:`status` for each appended record whose type is in
     :attr:`types` and keeps the last non-None answer per correlation id, in the same
     transaction. Hooks combine: a store holds several (one per saga definition, say), and
-    the first that answers for a record wins.
+    the first that answers for a record wins. Hooks belong to the store that installed
+    them; a run's status is kept by the log, so the processes writing a log should install
+    the same hooks (the runtime installs its actors'). A read-only store uses the hooks it
+    was opened with only to read a log written by an older sagalog.
     """
 
     types: frozenset[str]
     """The record types the hook reads (a store scans only these to fill statuses)."""
     status: Callable[[Envelope[Message]], str | None] = field(compare=False)
-    """A record's status for its run, or None when the record says nothing about it."""
-    name: str = ""
-    """Who installed it, for messages and to install it only once."""
+    """A record's status for its run, or None when the record says nothing about it. It
+    must only read the record it is given. One that raises (or answers something not a
+    str) is logged and gives that record no status: the append succeeds all the same."""
+    name: str
+    """Who installed it, for messages and to install it only once (required: a store
+    keeps one hook per name)."""
 
 
 @runtime_checkable
@@ -149,6 +155,11 @@ class SubscriptionProtocol(Protocol):
 
     def next_batch(self, limit: int = 500, timeout: float | None = None) -> list[Envelope[Message]]:
         """Up to ``limit`` next records, waiting up to ``timeout`` s; [] on timeout or close."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """Closed, or its store is: ``next_batch`` returns [] from now on."""
         ...
 
     def close(self) -> None:

@@ -55,7 +55,7 @@ class Subscription:
 
     async def __anext__(self) -> Envelope[Message]:
         while not self._buffer:
-            if self._closed:
+            if self._closed or self._inner.closed:
                 raise StopAsyncIteration
             try:
                 self._buffer.extend(await self.next_batch(self._page_size, timeout=None))
@@ -77,7 +77,7 @@ class Subscription:
             return [self._buffer.popleft() for _ in range(count)]
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while not self._closed:
+        while not self._closed and not self._inner.closed:
             wait = SLICE_S if deadline is None else max(0.0, min(SLICE_S, deadline - loop.time()))
             page = await asyncio.to_thread(self._inner.next_batch, limit, wait)
             if page or (deadline is not None and loop.time() >= deadline):

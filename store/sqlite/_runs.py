@@ -9,9 +9,9 @@ the hook, or this one before the hook was installed. ``status_scans`` keeps, per
 the position up to which it has seen every record (``through``). A commit that starts
 right after ``through`` moves it on; one that finds a gap (another process wrote, or the
 hook is new) first shows the hook the gap's records of its types, read in the same
-transaction. So a new hook on an old log is caught up once (at install, by
-:meth:`RunKeeper.catch_up`), and afterwards each commit costs nothing more unless
-another process wrote in between.
+transaction. So a new hook on an old log is caught up once (by the first commit after it
+is installed: opening a log writes nothing), and afterwards each commit costs nothing
+more unless another process wrote in between.
 
 Everything here runs on the writer's thread, inside its open transaction.
 """
@@ -75,21 +75,21 @@ class RunKeeper:
         """The installed hooks, in the order they answer."""
         return self._hooks
 
-    def install(self, connection: sqlite3.Connection, hook: RunStatusHook) -> bool:
-        """Add ``hook`` (once per name); False if one of that name is installed already."""
+    def install(self, connection: sqlite3.Connection, hook: RunStatusHook, *,
+                scanned: bool = True) -> bool:
+        """Add ``hook`` (once per name); False if one of that name is installed already.
+
+        ``scanned``: the file has ``status_scans`` (it is of the current schema); an older
+        one is caught up from position 0 at its upgrade's commit.
+        """
         if any(known.name == hook.name for known in self._hooks):
             return False
         self._hooks = (*self._hooks, hook)
         self._types = self._types | hook.types
         row = connection.execute("SELECT through FROM status_scans WHERE name = ?",
-                                 (hook.name,)).fetchone()
+                                 (hook.name,)).fetchone() if scanned else None
         self._through[hook.name] = int(row[0]) if row else 0
         return True
-
-    def catch_up(self, connection: sqlite3.Connection, head: int) -> None:
-        """Show every hook the records up to ``head`` it has not seen (in a transaction)."""
-        self._fill_gap(connection, head)
-        self._save_through(connection)
 
     def summarise(self, connection: sqlite3.Connection, rows: list[Row],
                   messages: list[Message]) -> None:
@@ -134,8 +134,11 @@ class RunKeeper:
                 logger.bind(position=envelope.position).opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue
-            if status is not None:
+            if isinstance(status, str):
                 return status
+            if status is not None:
+                logger.error("sagalog store: run status hook {!r} gave {!r}, not a str",
+                             hook.name, status)
         return None
 
     def _fill_gap(self, connection: sqlite3.Connection, head: int) -> None:
@@ -182,7 +185,7 @@ class RunKeeper:
                 logger.opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue
-            if status is not None:
+            if isinstance(status, str):
                 return status
         return None
 

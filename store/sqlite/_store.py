@@ -19,6 +19,7 @@ read its runs table, and takes 0.07 s in all. Decoding and writing import what t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
+from sagalog.store._checks import (
+    check_checkpoint,
+    check_event_id,
+    check_limit,
+    check_metadata,
+    check_number,
+    check_query,
+)
 from sagalog.store._contract import RawRecord, RunFacts, RunPage, RunQuery, RunStatusHook
 from sagalog.store._errors import (
     NotADatabaseError,
@@ -46,6 +55,7 @@ from sagalog.store.sqlite._runs import legacy_runs, query_run, query_runs
 from sagalog.store.sqlite._schema import check_file
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
     from contextlib import AbstractContextManager
 
     from sagalog.events import Envelope, Message, Registry
@@ -55,7 +65,7 @@ if TYPE_CHECKING:
     from sagalog.store._resolve import Pending
     from sagalog.store._signal import CommitSignal
     from sagalog.store._verify import VerifyReport
-    from sagalog.store.sqlite._writer import Writer, WriterStats
+    from sagalog.store.sqlite._writer import Outcome, Writer, WriterStats
 
 __all__ = ["SqliteEventStore"]
 
@@ -189,13 +199,13 @@ class SqliteEventStore:
                 return
             self._closed = True
         try:
+            if self._readers is not None:  # first: the writer's close must be the last one,
+                self._readers.close()      # which folds the WAL into the file (as before)
             if self._writer is not None:
                 self._writer.close().result()
         finally:
             if self._signal is not None:
                 self._signal.close()
-            if self._readers is not None:
-                self._readers.close()
 
     def __enter__(self) -> Self:
         return self
@@ -315,7 +325,7 @@ class SqliteEventStore:
         """
         writer = self._writing()
         interrupted = threading.Event()
-        checked = dict(_checked_checkpoint(name, position)
+        checked = dict(check_checkpoint((name, position))
                        for name, position in (checkpoints or {}).items())
 
         def pendings() -> Iterator[Pending]:
@@ -335,8 +345,17 @@ class SqliteEventStore:
             raise
 
     def submit(self, requests: Sequence[AppendRequest], *,
-               checkpoint: Checkpoint | None = None) -> Any:  # noqa: ANN401 - a future
-        """Queue an append without waiting: the writer's future (for the asyncio face)."""
+               checkpoint: Checkpoint | None = None) -> Future[Outcome]:
+        """Queue an append without waiting; the future is answered after COMMIT.
+
+        For a thread that keeps many appends in flight (a driver placing work): group
+        commit can put them in one transaction with the actors' outputs.
+        """
+        return self._writing().submit(self.pending(requests, checkpoint))
+
+    def submit_async(self, requests: Sequence[AppendRequest], *,
+                     checkpoint: Checkpoint | None = None) -> asyncio.Future[Outcome]:
+        """:meth:`submit` for a coroutine: answered on the caller's loop, no thread hop."""
         return self._writing().submit_async(self.pending(requests, checkpoint))
 
     def pending(self, requests: Sequence[AppendRequest], checkpoint: Checkpoint | None
@@ -348,7 +367,7 @@ class SqliteEventStore:
         self._check_open()
         writes = [prepare(request) for request in requests]
         if checkpoint is not None:
-            checkpoint = _check_checkpoint(checkpoint)
+            checkpoint = check_checkpoint(checkpoint)
         return Pending(writes, checkpoint, sum(len(write.messages) for write in writes))
 
     def set_checkpoint(self, name: str, position: int) -> None:
@@ -359,9 +378,7 @@ class SqliteEventStore:
 
     def set_metadata(self, key: str, value: str) -> None:
         """Record one of the log's own notes (see :meth:`metadata`)."""
-        if not isinstance(key, str) or not key or not isinstance(value, str):
-            msg = f"metadata takes a non-empty text key and a text value, not {key!r}: {value!r}"
-            raise StoreError(msg)
+        key, value = check_metadata(key, value)
         self._writing().set_metadata(key, value).result()
 
     def add_run_status(self, hook: RunStatusHook) -> None:
@@ -404,7 +421,7 @@ class SqliteEventStore:
         on any size of log.
         """
         names = type_names(types)
-        position = from_position
+        position = check_number(from_position, "from_position")
         while True:
             page = self._page(position, READ_PAGE, names)
             yield from page
@@ -416,7 +433,8 @@ class SqliteEventStore:
                   types: Iterable[type[Message] | str] | None = None
                   ) -> list[Envelope[Message]]:
         """Up to ``limit`` records from ``from_position`` on, decoded, in one query."""
-        return self._page(from_position, limit, type_names(types))
+        return self._page(check_number(from_position, "from_position"), check_limit(limit),
+                          type_names(types))
 
     def _page(self, from_position: int, limit: int, names: list[str] | None
               ) -> list[Envelope[Message]]:
@@ -428,13 +446,15 @@ class SqliteEventStore:
         For tools that must show or copy records this code cannot decode (an unknown type).
         """
         new = tuple.__new__
-        return [new(RawRecord, row) for row in self._run(sql.raw_page(from_position, limit))]
+        statement = sql.raw_page(check_number(from_position, "from_position"),
+                                 check_limit(limit))
+        return [new(RawRecord, row) for row in self._run(statement)]
 
     def read_stream(self, stream_id: str, from_version: int = 1
                     ) -> Iterator[Envelope[Message]]:
         """The records of one stream from ``from_version`` on (inclusive), in order."""
         check_id(stream_id)
-        version = from_version
+        version = check_number(from_version, "from_version")
         while True:
             page = self._decode(self._run(sql.stream_page(stream_id, version, READ_PAGE)))
             yield from page
@@ -450,7 +470,7 @@ class SqliteEventStore:
         run, not of the log.
         """
         check_id(correlation_id, "correlation id")
-        position = from_position
+        position = check_number(from_position, "from_position")
         while True:
             page = self._decode(self._run(
                 sql.correlation_page(correlation_id, position, READ_PAGE)))
@@ -461,12 +481,12 @@ class SqliteEventStore:
 
     def read_position(self, position: int) -> Envelope[Message] | None:
         """The record at ``position``, or None if there is none."""
-        rows = self._run(sql.by_position(position))
+        rows = self._run(sql.by_position(check_number(position, "position")))
         return self._decode(rows)[0] if rows else None
 
     def read_event(self, event_id: UUID) -> Envelope[Message] | None:
         """The record with ``event_id`` (served by the unique index), or None."""
-        rows = self._run(sql.by_event(event_id.bytes))
+        rows = self._run(sql.by_event(check_event_id(event_id)))
         return self._decode(rows)[0] if rows else None
 
     def position_at(self, moment: datetime) -> int:
@@ -494,6 +514,7 @@ class SqliteEventStore:
         A log written by an older sagalog, opened read-only (so not upgraded), is
         summarised from its records instead, its statuses from the hooks given at open.
         """
+        query = check_query(query)
         if self._legacy():
             return legacy_runs(self._query, self._decode, self._hooks, self._schema, query)
         return query_runs(self._query, query)
@@ -532,6 +553,7 @@ class SqliteEventStore:
         from sagalog.store.sqlite._reader import direct_reader, sql_scan  # noqa: PLC0415
 
         self._check_open()
+        check_number(from_position, "from_position")
         names = type_names(types)
         if self._memory:
             return SyncSubscription(sql_scan(self._query, self._registry), lambda: None,
@@ -605,23 +627,6 @@ def _fetch(text: str, params: Sequence[Any], connection: Any) -> list[Any]:  # n
         msg = "the event store is closed"
         raise StoreClosedError(msg)
     return list(connection.execute(text, params).fetchall())
-
-
-def _check_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
-    from sagalog.store._append import Checkpoint  # noqa: PLC0415
-
-    name, position = checkpoint
-    return Checkpoint(*_checked_checkpoint(name, position))
-
-
-def _checked_checkpoint(name: object, position: object) -> tuple[str, int]:
-    if not isinstance(name, str) or not name:
-        msg = f"checkpoint name must be a non-empty str, not {name!r}"
-        raise StoreError(msg)
-    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-        msg = f"checkpoint position must be an int >= 0, not {position!r}"
-        raise StoreError(msg)
-    return name, position
 
 
 def _check_readable(path: str) -> None:

@@ -202,18 +202,24 @@ class Writer:
         return future
 
     def install_hook(self, hook: RunStatusHook) -> Future[None]:
-        """Install ``hook`` on the writer thread and catch it up on the log, in a transaction."""
+        """Install ``hook`` on the writer thread; it catches up on the log at the next commit.
+
+        Installing writes nothing (opening a log never changes it): the first commit after
+        it shows the hook every record it has not seen, in that commit's transaction (see
+        ``_runs``).
+        """
         self._check_open()
         self._check_writable()
         return self.run(functools.partial(self._install_hook, hook))
 
     def _install_hook(self, hook: RunStatusHook, connection: sqlite3.Connection | None) -> None:
-        def install(connection: sqlite3.Connection) -> None:
-            if self.runs.install(connection, hook):
-                head = connection.execute("SELECT max(position) FROM events").fetchone()[0]
-                self.runs.catch_up(connection, int(head or 0))
-
-        self._in_transaction(connection, install)
+        if connection is None:
+            msg = "the event store is closed"
+            raise StoreClosedError(msg)
+        try:
+            self.runs.install(connection, hook, scanned=self._version >= SCHEMA_VERSION)
+        except sqlite3.Error as error:
+            raise translate(error, "reading", path=self._path) from error
 
     def set_metadata(self, key: str, value: str) -> Future[None]:
         """Record one of the log's notes (``metadata`` table), in a transaction of its own."""

@@ -127,7 +127,7 @@ def test_unknown_type_on_read_names_position_stream_and_type(db_path: str) -> No
                 [r async for r in store.read_all()]
             assert (caught.value.position, caught.value.stream_id) == (2, "mystery")
             assert caught.value.type == "gone.Thing"
-            raw_rows = await store.read_rows(1, 10)
+            raw_rows = await store.read_raw(1, 10)
             assert raw_rows[1][4] == "gone.Thing", "tools can still show the record raw"
 
     run(read())

@@ -14,12 +14,15 @@ from uuid import uuid4
 
 import pytest
 
+from sagalog.events import Envelope, Message
 from sagalog.events.sagas import SagaDecided
 from sagalog.store import (
     SCHEMA_VERSION,
     AppendRequest,
     EventIdConflictError,
     EventStoreProtocol,
+    RunQuery,
+    RunStatusHook,
     WrongExpectedVersionError,
     open_store,
 )
@@ -27,7 +30,7 @@ from tests.support import Deposited, Withdrawn
 
 AGGREGATE = """
 SELECT g.first, g.correlation_id, f.type, f.recorded_at, g.last, l.type, l.recorded_at, g.n,
-       g.decided, (SELECT json_extract(data, '$.rule') FROM events WHERE position = g.decided)
+       (SELECT json_extract(data, '$.rule') FROM events WHERE position = g.decided), g.decided
 FROM (SELECT correlation_id, min(position) AS first, max(position) AS last, count(*) AS n,
              max(CASE WHEN type = 'SagaDecided' THEN position END) AS decided
       FROM events WHERE correlation_id IS NOT NULL GROUP BY correlation_id) AS g
@@ -36,6 +39,15 @@ JOIN events AS l ON l.position = g.last
 ORDER BY g.first
 """
 SUMMARY = "SELECT * FROM runs ORDER BY first_position"
+"""The oracle above gives each run the rule of its last decision as its status, which is
+what :data:`RULE` says: the store's status is whatever the installed hook says."""
+
+
+def _rule(envelope: Envelope[Message]) -> str | None:
+    return envelope.data.rule if isinstance(envelope.data, SagaDecided) else None
+
+
+RULE = RunStatusHook(frozenset({"SagaDecided"}), _rule, "test:rule")
 
 
 def decided(run: str, rule: str) -> SagaDecided:
@@ -77,7 +89,7 @@ def write_mixed_log(store: EventStoreProtocol) -> None:
 def test_the_runs_table_says_what_aggregating_the_records_says(tmp_path: Path) -> None:
     """First and last record, count, last decision and its rule, per run, after every path."""
     path = tmp_path / "log.db"
-    with open_store(path, durability="off") as store:
+    with open_store(path, durability="off", run_status=[RULE]) as store:
         write_mixed_log(store)
         first = store.read_position(1)
         assert first is not None
@@ -87,7 +99,7 @@ def test_the_runs_table_says_what_aggregating_the_records_says(tmp_path: Path) -
     summary, aggregate = tables(path)
     assert summary == aggregate
     assert [row[1] for row in summary] == ["run-a", "run-b", "run-c"]
-    assert [(row[7], row[9]) for row in summary] == [(4, "complete"), (4, "fail"), (3, None)]
+    assert [(row[7], row[8]) for row in summary] == [(4, "complete"), (4, "fail"), (3, None)]
 
 
 def test_an_older_file_is_upgraded_by_its_first_append_not_by_opening(tmp_path: Path) -> None:
@@ -103,7 +115,7 @@ def test_an_older_file_is_upgraded_by_its_first_append_not_by_opening(tmp_path: 
     with open_store(path) as store:
         assert len(list(store.read_all())) == 12
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
-    with open_store(path) as store:
+    with open_store(path, run_status=[RULE]) as store:  # caught up on the whole log
         store.append("acct-d", [Deposited(account="d", amount=1)], correlation_id="run-d")
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -111,3 +123,69 @@ def test_an_older_file_is_upgraded_by_its_first_append_not_by_opening(tmp_path: 
     summary, aggregate = tables(path)
     assert summary == aggregate
     assert [row[1] for row in summary] == ["run-a", "run-b", "run-c", "run-d"]
+
+
+V2_RUNS = """
+CREATE TABLE runs (first_position INTEGER PRIMARY KEY, correlation_id TEXT NOT NULL UNIQUE,
+                   first_type TEXT NOT NULL, started TEXT NOT NULL, last_position INTEGER NOT NULL,
+                   last_type TEXT NOT NULL, ended TEXT NOT NULL, events INTEGER NOT NULL,
+                   decided INTEGER, rule TEXT)
+"""
+
+
+def as_version_2(path: Path) -> None:
+    """Turn a current file into what sagalog 0.1 wrote: its runs table kept saga rules."""
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TABLE runs")
+        raw.execute("DROP TABLE status_scans")
+        raw.execute("DROP TABLE metadata")
+        raw.execute(V2_RUNS)
+        raw.execute("INSERT INTO runs " + AGGREGATE.replace(  # noqa: S608 - constants
+            "(SELECT json_extract(data, '$.rule') FROM events WHERE position = g.decided), "
+            "g.decided", "g.decided, (SELECT json_extract(data, '$.rule') FROM events "
+            "WHERE position = g.decided)"))
+        raw.execute("PRAGMA user_version = 2")
+    raw.close()
+
+
+def test_a_version_2_file_reads_with_statuses_and_upgrades_to_neutral_runs(tmp_path: Path) -> None:
+    """Read-only, a 0.1 log's runs get statuses from the hooks; its first append upgrades it."""
+    path = tmp_path / "v2.db"
+    with open_store(path, durability="off") as store:
+        write_mixed_log(store)
+    as_version_2(path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    # Read-only: nothing is written; the statuses come from the hook over the records.
+    with open_store(path, read_only=True, run_status=[RULE]) as log:
+        page = log.runs(RunQuery(limit=0))
+        assert [(run.correlation_id, run.status) for run in page.runs] == [
+            ("run-c", None), ("run-b", "fail"), ("run-a", "complete")]
+        assert log.runs(RunQuery(statuses=frozenset({"fail"}))).total == 1
+        run_a = log.run("run-a")
+        assert run_a is not None
+        assert run_a.status_position == 6
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    # A writer with the hook: the first commit upgrades the file and fills every status.
+    with open_store(path, run_status=[RULE]) as store:
+        store.append("acct-d", [Deposited(account="d", amount=1)], correlation_id="run-d")
+        assert [(run.correlation_id, run.status, run.events)
+                for run in store.runs(RunQuery(limit=0)).runs] == [
+            ("run-d", None, 1), ("run-c", None, 3), ("run-b", "fail", 4),
+            ("run-a", "complete", 4)]
+    summary, aggregate = tables(path)
+    assert summary == [*aggregate]
+
+
+def test_a_hook_installed_later_is_caught_up_by_the_next_commit(tmp_path: Path) -> None:
+    """Records written without the hook get their status once a writer with it commits."""
+    path = tmp_path / "log.db"
+    with open_store(path, durability="off") as store:  # no hook: statuses stay empty
+        write_mixed_log(store)
+        assert {run.status for run in store.runs(RunQuery(limit=0)).runs} == {None}
+    with open_store(path, durability="off", run_status=[RULE]) as store:
+        assert {run.status for run in store.runs(RunQuery(limit=0)).runs} == {None}, \
+            "opening writes nothing"
+        store.append("acct-e", [Deposited(account="e", amount=1)], correlation_id="run-e")
+        statuses = {run.correlation_id: run.status
+                    for run in store.runs(RunQuery(limit=0)).runs}
+    assert statuses == {"run-a": "complete", "run-b": "fail", "run-c": None, "run-e": None}

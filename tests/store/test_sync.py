@@ -26,7 +26,7 @@ def test_sync_store_appends_and_reads_from_many_threads(db_path: str) -> None:
         assert store.last_position() == 160
         assert [r.stream_version for r in store.read_stream("t3")] == list(range(1, 21))
         assert len(list(store.read_all())) == 160
-        assert store.store.stats.appends == 160
+        assert store.stats.appends == 160
         assert store.verify().ok
 
 

@@ -95,7 +95,7 @@ def test_export_of_a_stored_log_matches_json_dumps_of_each_record(
                 count=-index, extra={"nested": [text, 1.25, None], "e": 1e-7})],
                 correlation_id=f"run-{index % 3}")
         lines = list(export_lines(store))
-        rows = store.call(store.store.read_rows(1, 100))
+        rows = store.read_raw(1, 100)
         kept = list(export_lines(store, keep=lambda record: record["position"] % 2 == 1))
     assert len(lines) == len(TRICKY_TEXTS)
     assert kept == lines[::2]

@@ -142,7 +142,7 @@ def main(path: str, total: int, group: int, window: int) -> int:
         fed = len(inputs)
         for start in range(0, len(missing), group):
             while fed - finished(store) >= window:
-                store.call(store.store.wait_for_commit(0.25))
+                store.wait_for_commit(0.25)
             chains = missing[start : start + group]
             store.append_all([input_request(chain) for chain in chains])
             fed += len(chains)

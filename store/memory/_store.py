@@ -321,7 +321,8 @@ class MemoryEventStore:
                 msg = (f"{self.target}: another worker holds this log's worker lock: "
                        f"{log.worker.holder}; "
                        "stop it first")
-                raise WorkerBusyError(msg)
+                # A memory log lives in one process: its holder is this one.
+                raise WorkerBusyError(msg, pid=os.getpid())
             log.worker = hold
             self._holds.append(hold)
         try:

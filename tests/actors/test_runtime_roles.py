@@ -113,12 +113,14 @@ def test_a_second_handler_running_runtime_in_the_same_process_is_refused(
         assert again.role == "worker"
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
 def test_an_auto_runtime_beside_a_worker_is_its_client_and_runs_nothing(
-    tmp_path: Path,
+    tmp_path: Path, backend: str
 ) -> None:
     """role="auto" with the lock taken: a client; its commands are handled once, by the
-    worker, and its wait_until_idle waits for the worker's checkpoint."""
-    db, counted = tmp_path / "log.db", tmp_path / "effects.txt"
+    worker, and its wait_until_idle waits for the worker's checkpoint (on every backend)."""
+    db = str(tmp_path / "log.db") if backend == "sqlite" else f"memory:roles-{tmp_path.name}"
+    counted = tmp_path / "effects.txt"
     with Runtime(db) as worker, Runtime(db, role="auto") as client:
         worker.add(Counter, str(counted))
         client.add(Counter, str(counted))
@@ -131,7 +133,8 @@ def test_an_auto_runtime_beside_a_worker_is_its_client_and_runs_nothing(
         assert sorted(item for _, item in effects(counted)) == [f"c-{n}" for n in range(5)]
         last_command = max(r.position for r in client.store.read_all(types=[Count]))
         assert client.store.checkpoint("Counter") >= last_command  # the worker's, read here
-    assert types_in(db)["test.roles.Counted"] == 5
+        assert [r.type for r in client.store.read_all(types=["test.roles.Counted"])] == \
+            ["test.roles.Counted"] * 5
 
 
 class Held(Command, name="roles.Held"):

@@ -720,7 +720,7 @@ READ_ONLY = ("The log is only read, so this is safe while a worker writes it, an
              "imported export or a bundle.")
 SHARES = ("Beside a running worker it is that worker's client: it appends and waits, and the "
           "worker runs the handlers; without one it runs them itself. A line on stderr says "
-          "which.")
+          "which (unless -q).")
 
 HELP: dict[str, CommandHelp] = {
     "": CommandHelp(

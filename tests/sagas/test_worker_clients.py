@@ -1,8 +1,8 @@
 """Writing commands beside a running worker are its clients: every effect happens once.
 
-Real processes, as a user runs them: ``run.py worker`` holds the log, ``run.py order``
-and ``run.py resume`` started beside it append and wait, and the worker's actors run
-every handler, the demo services applying the failures the ``order`` flags decided (the
+Real processes, as a user runs them: ``run.py worker`` holds the log, ``run.py order``,
+``resume`` and the workflow commands started beside it append and wait, and the worker's
+actors run every handler, the demo services applying the failures the ``order`` flags decided (the
 decision travels in the log, with each order's start). The demo ledger shows each effect
 exactly once, under the key of the command that caused it. The worker is also SIGKILLed
 mid-run and restarted while a client waits.
@@ -11,6 +11,7 @@ mid-run and restarted while a client waits.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -23,9 +24,12 @@ from sagalog.actors import Ledger
 from sagalog.events import Envelope, Message
 from sagalog.sagas.orders import SERVICES, TERMINAL_TYPES, FailurePlan
 from sagalog.store import open_store
+from tests.sagas.pipeline_support import break_schema, config_of, copy_example
+from tests.sagas.procs.master_worker import write_config
 from tests.support import LineReader
 
 RUN = Path(__file__).resolve().parents[2] / "run.py"
+ETL_EXAMPLE = RUN.parent / "docs" / "examples" / "etl"
 DEADLINE_S = 60.0
 ORDERS = 20
 FAIL_RATE, PLAN_SEED = 0.2, 5
@@ -195,3 +199,40 @@ def test_a_client_gets_its_outcomes_across_a_worker_killed_and_restarted(
     assert f"a worker (PID {first.pid}) holds the log: placing orders as a client" in said
     assert f"{'total':<22}{ORDERS:>8}" in out.decode()
     check_orders_and_ledger(db)
+
+
+def test_the_workflow_commands_beside_a_worker_run_as_its_clients(tmp_path: Path) -> None:
+    """data-pipeline, etl (serving its site from the client process) and master-pipeline
+    beside a worker: each is a client, and prints the outcome the worker's actors wrote."""
+    project = copy_example(tmp_path)
+    etl_config = json.loads((ETL_EXAMPLE / "sources.json").read_text())
+    etl_config["download_dir"] = str(tmp_path / "downloads")
+    etl_config["quarantine_dir"] = str(tmp_path / "quarantine")
+    (tmp_path / "sources.json").write_text(json.dumps(etl_config))
+    master_config = write_config(tmp_path / "master")
+    db = tmp_path / "log.db"
+    with running_worker(db) as worker:
+        client = f"sagalog: a worker (PID {worker.pid}) holds the log: "
+
+        ran = cli("data-pipeline", "--db", db, "--config", config_of(project), cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        assert f"{client}running the data pipeline as a client" in ran.stderr.splitlines()
+        assert "finished: success" in ran.stdout
+        break_schema(project)
+        ran = cli("data-pipeline", "--db", db, "--config", config_of(project), cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        assert "collector  failed, rollback SUCCESS: 2 of 3 ok" in ran.stdout
+
+        ran = cli("etl", "--db", db, "--config", tmp_path / "sources.json",
+                  "--serve", ETL_EXAMPLE / "site", cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        assert f"{client}running the ETL sources as a client" in ran.stderr.splitlines()
+        assert ran.stdout.count(": updated (no_manifest_record") == len(etl_config["sources"])
+
+        ran = cli("master-pipeline", "--db", db, "--config", master_config, "--maintenance",
+                  cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        assert f"{client}running the master pipeline as a client" in ran.stderr.splitlines()
+        assert ran.stdout.splitlines()[0].endswith(": completed")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=DEADLINE_S) == 0

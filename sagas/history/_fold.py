@@ -25,13 +25,15 @@ from sagalog.sagas._actor import KEEP_ENDED
 from sagalog.sagas._state import decide
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from sagalog.events import Envelope, Event
     from sagalog.sagas._definition import SagaDefinition
     from sagalog.sagas._state import Decision, SagaState
+    from sagalog.sagas.history._bundle import SourcePositions
+    from sagalog.store import LogReaderProtocol
 
-__all__ = ["Folded", "SagaFold"]
+__all__ = ["Folded", "SagaFold", "records_up_to"]
 
 _MACHINERY = (StepTimedOut, RetryStep, HandlerFailed)
 
@@ -125,3 +127,29 @@ class SagaFold:
             _, evicted = self.ended.popitem(last=False)
             if self.on_evict is not None:
                 self.on_evict(evicted)
+
+
+def records_up_to(
+    store: LogReaderProtocol,
+    last: int,
+    types: Iterable[type[Message] | str],
+    progress: Callable[[int], None] | None = None,
+    positions: SourcePositions | None = None,
+) -> Iterator[Envelope[Message]]:
+    """The records of ``types`` up to position ``last``, reporting progress now and then.
+
+    The one pass ``at`` and ``what-if`` make, through the store's paging read on the
+    caller's thread. ``progress`` gets the position reached every 512 records and
+    ``last`` at the end, so a bar on a terminal moves and ends full. With ``positions``
+    (a bundle's), each record comes at its source position, and ``last`` is one.
+    """
+    for count, stored in enumerate(store.read_all(types=types)):
+        record = stored if positions is None else stored._replace(
+            position=positions.source(stored.position))
+        if record.position > last:
+            break
+        yield record
+        if progress is not None and count % 512 == 0:
+            progress(record.position)
+    if progress is not None:
+        progress(last)

@@ -129,6 +129,13 @@ class SagaFold:
                 self.on_evict(evicted)
 
 
+READ_PAGE = 100
+"""Records per read of :func:`records_up_to`. Small on purpose: a page of 1,000 decoded
+records outlives the collector's young generations, and the full collections that
+follow cost more than the reads (the 200,000-record bench log's 125,860 records of the
+saga types: 2.2-2.3 s of CPU at 1,000 a page, 1.3-1.8 s at 100)."""
+
+
 def records_up_to(
     store: LogReaderProtocol,
     last: int,
@@ -143,7 +150,7 @@ def records_up_to(
     ``last`` at the end, so a bar on a terminal moves and ends full. With ``positions``
     (a bundle's), each record comes at its source position, and ``last`` is one.
     """
-    for count, stored in enumerate(store.read_all(types=types)):
+    for count, stored in enumerate(_read(store, types)):
         record = stored if positions is None else stored._replace(
             position=positions.source(stored.position))
         if record.position > last:
@@ -153,3 +160,15 @@ def records_up_to(
             progress(record.position)
     if progress is not None:
         progress(last)
+
+
+def _read(store: LogReaderProtocol, types: Iterable[type[Message] | str]
+          ) -> Iterator[Envelope[Message]]:
+    names = [kind if isinstance(kind, str) else kind.message_type for kind in types]
+    position = 1
+    while True:
+        page = store.read_page(position, READ_PAGE, types=names)
+        yield from page
+        if len(page) < READ_PAGE:
+            return
+        position = page[-1].position + 1

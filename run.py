@@ -880,9 +880,9 @@ HELP: dict[str, CommandHelp] = {
         "one run's records as a log of its own",
         "Copies one run's records into a new log of their own, to attach to a ticket; every "
         "command here opens it. Event ids, streams, correlation and causation ids, data and "
-        "the original times are kept; positions start again at 1 (the table "
-        "bundle_positions maps them back). An existing FILE is refused unless --force. The "
-        "log itself is only read.",
+        "the original times are kept; positions start again at 1 (the bundle's metadata "
+        "maps them back, and what-if replays it at them). An existing FILE is refused unless "
+        "--force. The log itself is only read.",
         ("sagalog bundle o1-3 -o o1-3.db", "sagalog timeline o1-3 --db o1-3.db"),
         {0: "written (the output names the file and its positions)",
          2: BAD_INPUT + ", no run with that id, or FILE exists"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -119,23 +118,24 @@ def test_types_filter_and_decisions_with_their_reasons(log: Path) -> None:
                for line in lines)
 
 
-def test_a_follower_reads_a_store_it_is_given_and_leaves_it_open(log: Path,
-                                                                 tmp_path: Path) -> None:
+def test_a_follower_reads_a_store_it_is_given_and_leaves_it_open(tmp_path: Path) -> None:
     """What a writer appends after the follower caught up comes next; close() keeps the store."""
-    log = Path(shutil.copyfile(log, tmp_path / "copy.db"))  # the module's log stays as it is
-    with open_store(log, read_only=True) as store:
-        follower = LogFollower(store, types=["OrderPlaced"])
-        assert follower.next_position == store.last_position() + 1
-        assert follower.read() == []
-        with open_store(log) as writer:
-            writer.append("order-late", [OrderPlaced(order_id="late", product_id="p",
-                                                     amount_cents=1)], correlation_id="late")
+    log = tmp_path / "log.db"
+    placed = OrderPlaced(order_id="early", product_id="p", amount_cents=1)
+    with open_store(log) as writer:
+        writer.append("order-early", [placed], correlation_id="early")
+        with open_store(log, read_only=True) as store:
+            follower = LogFollower(store, types=["OrderPlaced"])
+            assert follower.next_position == 2  # from the end, like tail -f
+            assert follower.read() == []
+            writer.append("order-late", [placed.model_copy(update={"order_id": "late"})],
+                          correlation_id="late")
             writer.append("notes", [ShippingFailed(order_id="late", reason="no")])
-        late = follower.read(timeout=30)
-        assert [(record.type, record.correlation_id) for record in late] == [
-            ("OrderPlaced", "late")]
-        follower.close()
-        assert store.read_position(late[0].position) == late[0]  # still open
+            late = follower.read(timeout=30)
+            assert [(record.type, record.correlation_id) for record in late] == [
+                ("OrderPlaced", "late")]
+            follower.close()
+            assert store.read_position(late[0].position) == late[0]  # still open
 
 
 def test_an_unknown_type_is_refused_with_a_suggestion() -> None:

@@ -503,9 +503,11 @@ def history(db: str, arguments: argparse.Namespace) -> int:
 
         since = _parse_time(arguments.since) if arguments.since else None
         with open_store(db, read_only=True, run_status=run_status_hooks()) as store:
+
             def newest() -> tuple[list[RunSummary], int]:
                 return newest_runs(store, KINDS, max(arguments.limit, 0),
                                    status=arguments.status, kind=arguments.kind, since=since)
+
             try:
                 runs, total = newest()
             except UnknownMessageTypeError:

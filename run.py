@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from sagalog.actors import Role, Runtime
-    from sagalog.sagas.history import Difference
+    from sagalog.sagas.history import Difference, RunSummary
     from sagalog.sagas.orders import FailurePlan
 
 DEFAULT_DB = "sagalog.db"
@@ -250,10 +250,11 @@ def export(db: str, arguments: argparse.Namespace) -> int:
             and (arguments.to is None or position <= arguments.to)
         )
 
+    from sagalog.sagas.kinds import run_status_hooks
     from sagalog.store import export_lines, open_store
 
     filtered = (arguments.correlation, arguments.stream, arguments.to) != (None, None, None)
-    with open_store(db, read_only=True) as store:
+    with open_store(db, read_only=True, run_status=run_status_hooks()) as store:
         total = store.last_position()
         progress = Progress("exporting", total)
         out = sys.stdout
@@ -292,9 +293,10 @@ def import_file(db: str, path: str) -> int:
 def verify(db: str, format_: str = "text") -> int:
     """Check the hash chain and the database; 0 when intact, 1 naming the first bad position."""
     require_log(db)
+    from sagalog.sagas.kinds import run_status_hooks
     from sagalog.store import open_store
 
-    with open_store(db, read_only=True) as store:
+    with open_store(db, read_only=True, run_status=run_status_hooks()) as store:
         progress = Progress("verifying", store.last_position())
         report_ = store.verify(progress.update)
     progress.done()
@@ -545,12 +547,28 @@ def history(db: str, arguments: argparse.Namespace) -> int:
     """``list``, ``timeline``, ``explain``, ``show``, ``report``: read the log, never write it."""
     require_log(db)
     command = arguments.command
+    from sagalog.sagas.kinds import run_status_hooks
+    from sagalog.store import open_store
+
     if command == "list":  # the runs table only: no workflow, no message type
+        from sagalog.events import UnknownMessageTypeError
         from sagalog.sagas.history import newest_runs, render_runs, runs_json
 
         since = _parse_time(arguments.since) if arguments.since else None
-        runs, total = newest_runs(db, KINDS, max(arguments.limit, 0), status=arguments.status,
-                                  kind=arguments.kind, since=since)
+        with open_store(db, read_only=True, run_status=run_status_hooks()) as store:
+
+            def newest() -> tuple[list[RunSummary], int]:
+                return newest_runs(store, KINDS, max(arguments.limit, 0),
+                                   status=arguments.status, kind=arguments.kind, since=since)
+
+            try:
+                runs, total = newest()
+            except UnknownMessageTypeError:
+                # A log an older sagalog wrote, opened read-only: the store gives its runs
+                # their status from their records (saga decisions, refusals), which need
+                # the message types; on this path only are they loaded, and read again.
+                load_message_types()
+                runs, total = newest()
         print(runs_json(runs, total) if arguments.format == "json"
               else render_runs(runs, arguments.limit, total=total))
         return 0
@@ -563,10 +581,9 @@ def history(db: str, arguments: argparse.Namespace) -> int:
         show_json,
         write_report,
     )
-    from sagalog.store import open_store
 
     load_message_types()
-    with open_store(db, read_only=True) as store:
+    with open_store(db, read_only=True, run_status=run_status_hooks()) as store:
         if command == "show":
             print(show_json(store, arguments.position) if arguments.format == "json"
                   else show(store, arguments.position))
@@ -595,9 +612,11 @@ def history(db: str, arguments: argparse.Namespace) -> int:
 def bundle_run(db: str, arguments: argparse.Namespace) -> int:
     """``bundle``: one run's records into a new log; the log itself is only read."""
     from sagalog.sagas.history import bundle
+    from sagalog.sagas.kinds import run_status_hooks
 
     load_message_types()
-    print(bundle(db, arguments.run_id, arguments.output, force=arguments.force).line())
+    print(bundle(db, arguments.run_id, arguments.output, force=arguments.force,
+                 run_status=run_status_hooks()).line())
     return 0
 
 
@@ -606,8 +625,10 @@ def follow(db: str, arguments: argparse.Namespace) -> int:
     if arguments.count is not None and arguments.count < 1:
         msg = "--count must be at least 1"
         raise SagalogError(msg)
-    from sagalog.sagas.history import TailOptions, check_types, fit_width, tail
+    from sagalog.sagas.history import POLL_S, TailOptions, check_types, fit_width, tail
+    from sagalog.sagas.kinds import run_status_hooks
     from sagalog.sagas.worker import stop_on_signals
+    from sagalog.store import open_store
 
     load_message_types()  # --types is checked against them; every record is decoded
     types = check_types(arguments.types.split(",")) if arguments.types else None
@@ -626,9 +647,10 @@ def follow(db: str, arguments: argparse.Namespace) -> int:
               flush=True)
 
     stop = threading.Event()
-    with stop_on_signals(stop):
+    with stop_on_signals(stop), open_store(db, read_only=True, poll_interval=POLL_S,
+                                           run_status=run_status_hooks()) as store:
         try:
-            tail(db, write, options, stop, started)
+            tail(store, write, options, stop, started)
         except BrokenPipeError:
             # The reader went away (| head): stop quietly; the exit's flush goes nowhere.
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
@@ -647,12 +669,16 @@ def _parse_time(text: str, flag: str = "--since") -> datetime:
 def check_what_if(db: str, arguments: argparse.Namespace) -> int:
     """Replay every saga's inputs through the current code; 1 if any decision would differ."""
     require_log(db)
-    from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
-    from sagalog.sagas.history import ReadOnlyLog, WhatIfPrinter, what_if
+    from sagalog.sagas.catalog import DEFINITIONS, RUN_STATUS_HOOKS, definition_of_run
+    from sagalog.sagas.history import WhatIfPrinter, source_positions, what_if
+    from sagalog.store import open_store
 
-    with ReadOnlyLog(db, source_positions=True) as store:
-        out = WhatIfPrinter(arguments.format, sys.stdout.write, store.source_range)
-        progress = Progress("what-if", store.last_position())
+    with open_store(db, read_only=True, run_status=RUN_STATUS_HOOKS) as store:
+        positions = source_positions(store)  # a bundle is replayed at its source positions
+        out = WhatIfPrinter(arguments.format, sys.stdout.write,
+                            None if positions is None else positions.range)
+        last = store.last_position()
+        progress = Progress("what-if", last if positions is None else positions.source(last))
 
         def report(difference: Difference) -> None:
             progress.clear()
@@ -671,12 +697,13 @@ def state_of_sagas(db: str, arguments: argparse.Namespace) -> int:
     if (arguments.position is None) == (arguments.as_of is None):
         msg = "at takes a POSITION or --as-of TIME (exactly one of them)"
         raise SagalogError(msg)
-    from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
-    from sagalog.sagas.history import ReadOnlyLog, position_at, render_states, state_at, states_json
+    from sagalog.sagas.catalog import DEFINITIONS, RUN_STATUS_HOOKS, definition_of_run
+    from sagalog.sagas.history import position_at, render_states, state_at, states_json
+    from sagalog.store import open_store
 
-    position = (arguments.position if arguments.position is not None
-                else position_at(db, _parse_time(arguments.as_of, "--as-of")))
-    with ReadOnlyLog(db) as store:
+    with open_store(db, read_only=True, run_status=RUN_STATUS_HOOKS) as store:
+        position = (arguments.position if arguments.position is not None
+                    else position_at(store, _parse_time(arguments.as_of, "--as-of")))
         progress = Progress("folding", position)
         rows = state_at(store, DEFINITIONS, position, progress.update,
                         configure=definition_of_run)
@@ -916,9 +943,9 @@ HELP: dict[str, CommandHelp] = {
         "one run's records as a log of its own",
         "Copies one run's records into a new log of their own, to attach to a ticket; every "
         "command here opens it. Event ids, streams, correlation and causation ids, data and "
-        "the original times are kept; positions start again at 1 (the table "
-        "bundle_positions maps them back). An existing FILE is refused unless --force. The "
-        "log itself is only read.",
+        "the original times are kept; positions start again at 1 (the bundle's metadata "
+        "maps them back, and what-if replays it at them). An existing FILE is refused unless "
+        "--force. The log itself is only read.",
         ("sagalog bundle o1-3 -o o1-3.db", "sagalog timeline o1-3 --db o1-3.db"),
         {0: "written (the output names the file and its positions)",
          2: BAD_INPUT + ", no run with that id, or FILE exists"},

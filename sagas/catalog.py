@@ -1,8 +1,9 @@
-"""The built-in saga definitions by name, and which start message begins which kind.
+"""The built-in saga definitions by name, which start message begins which kind, their hooks.
 
 The history tools use it to name a run's kind (``list`` reads :data:`KINDS` from
 :mod:`sagas.kinds`, which loads no workflow), to fold a run through its definition
-(``explain``), and later to check recorded decisions against current code.
+(``explain``), to check recorded decisions against current code (``what-if``), and to
+give the runs of a log an older sagalog wrote their status (:data:`RUN_STATUS_HOOKS`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from sagalog.actors.jobs import REJECTED_STATUS
 from sagalog.events.master import MasterPipelineStarted
+from sagalog.sagas._status import saga_status_hook
 from sagalog.sagas.etl import ETL_SAGA
 from sagalog.sagas.jobs import JOB_SAGA
 from sagalog.sagas.kinds import (
@@ -25,14 +28,25 @@ if TYPE_CHECKING:
 
     from sagalog.events import Event
     from sagalog.sagas._definition import SagaDefinition
+    from sagalog.store import RunStatusHook
 
-__all__ = ["DEFINITIONS", "KINDS", "definition_for", "definition_of_run"]
+__all__ = ["DEFINITIONS", "KINDS", "RUN_STATUS_HOOKS", "definition_for", "definition_of_run"]
 
 DEFINITIONS: Mapping[str, SagaDefinition] = MappingProxyType({
     saga.name: saga
     for saga in (ORDER_SAGA, JOB_SAGA, PIPELINE_SAGA, master_saga(), ETL_SAGA)
 })
 """Every built-in saga definition by name (the master pipeline's with default policies)."""
+
+RUN_STATUS_HOOKS: tuple[RunStatusHook, ...] = (
+    *(saga_status_hook(saga) for saga in DEFINITIONS.values()),
+    REJECTED_STATUS,
+)
+"""What gives the runs of the built-in workflows their status: each saga's decisions, and
+a refused job submission (no saga decides on it). The runtime installs them from the
+actors it runs; a command that reads a log passes them (or their light stand-ins,
+:func:`sagas.kinds.run_status_hooks`) to ``open_store``, because a log written by an
+older sagalog, opened read-only, gets its statuses from them at reading time."""
 
 
 def definition_for(first_type: str) -> SagaDefinition | None:

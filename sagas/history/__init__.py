@@ -1,7 +1,9 @@
 """The log read back as history: timelines, explanations, causal chains.
 
 Everything here only reads the log (a bundle is written to a new file): it works on a
-log a worker is writing, on an imported export, or on a bundle of one run.
+log a worker is writing, on an imported export, or on a bundle of one run. Each tool
+takes an opened store (:class:`sagalog.store.LogReaderProtocol`: any backend) or a
+target it opens with ``open_store(target, read_only=True)``; none knows SQL.
 
 The names below are imported when first used (see :mod:`sagalog.events._lazy`): ``list`` reads
 only the runs listing, and the other tools bring the saga actor, the actor runtime and
@@ -14,7 +16,12 @@ from sagalog.events._lazy import lazy_names
 
 if TYPE_CHECKING:
     from sagalog.sagas.history._at import SagaRow, position_at, render_states, state_at, states_json
-    from sagalog.sagas.history._bundle import BundleResult, bundle
+    from sagalog.sagas.history._bundle import (
+        BundleResult,
+        SourcePositions,
+        bundle,
+        source_positions,
+    )
     from sagalog.sagas.history._errors import (
         BundleExistsError,
         PositionOutOfRangeError,
@@ -27,13 +34,11 @@ if TYPE_CHECKING:
     from sagalog.sagas.history._graph import mermaid_flowchart, uncompensated
     from sagalog.sagas.history._html import render_html, write_report
     from sagalog.sagas.history._producers import EXTERNAL, TIMERS, producers
-    from sagalog.sagas.history._readonly import LogReaderProtocol, ReadOnlyLog
     from sagalog.sagas.history._runs import (
         STATUSES,
         RunSummary,
         list_runs,
         newest_runs,
-        open_read_only,
         render_runs,
         runs_json,
     )
@@ -70,12 +75,11 @@ __all__ = [
     "Explanation",
     "Folded",
     "LogFollower",
-    "LogReaderProtocol",
     "PositionOutOfRangeError",
-    "ReadOnlyLog",
     "RunSummary",
     "SagaFold",
     "SagaRow",
+    "SourcePositions",
     "Step",
     "TailOptions",
     "TimeOutOfRangeError",
@@ -95,7 +99,6 @@ __all__ = [
     "list_runs",
     "mermaid_flowchart",
     "newest_runs",
-    "open_read_only",
     "position_at",
     "producers",
     "read_timeline",
@@ -105,6 +108,7 @@ __all__ = [
     "runs_json",
     "show",
     "show_json",
+    "source_positions",
     "state_at",
     "states_json",
     "steps_of",
@@ -118,7 +122,7 @@ __all__ = [
 if not TYPE_CHECKING:  # type checkers read the imports above, and see no __getattr__
     __getattr__ = lazy_names(__name__, {
         "_at": ("SagaRow", "position_at", "render_states", "state_at", "states_json"),
-        "_bundle": ("BundleResult", "bundle"),
+        "_bundle": ("BundleResult", "SourcePositions", "bundle", "source_positions"),
         "_errors": ("BundleExistsError", "PositionOutOfRangeError", "TimeOutOfRangeError",
                     "UnknownRunError", "UnknownSagaError"),
         "_explain": ("Explanation", "explain", "explanation"),
@@ -126,9 +130,8 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
         "_graph": ("mermaid_flowchart", "uncompensated"),
         "_html": ("render_html", "write_report"),
         "_producers": ("EXTERNAL", "TIMERS", "producers"),
-        "_readonly": ("LogReaderProtocol", "ReadOnlyLog"),
-        "_runs": ("STATUSES", "RunSummary", "list_runs", "newest_runs", "open_read_only",
-                  "render_runs", "runs_json"),
+        "_runs": ("STATUSES", "RunSummary", "list_runs", "newest_runs", "render_runs",
+                  "runs_json"),
         "_show": ("causal_chain", "show", "show_json"),
         "_steps": ("Step", "actor_deaths", "errors_of", "steps_of"),
         "_tail": ("POLL_S", "LogFollower", "TailOptions", "check_types", "fit_width", "tail",

@@ -15,18 +15,15 @@ from typing import TYPE_CHECKING
 
 from sagalog.sagas._state import TERMINAL
 from sagalog.sagas.history._errors import PositionOutOfRangeError, TimeOutOfRangeError
-from sagalog.sagas.history._fold import Folded, SagaFold
-from sagalog.sagas.history._readonly import records_up_to
-from sagalog.sagas.history._runs import open_read_only
+from sagalog.sagas.history._fold import Folded, SagaFold, records_up_to
+from sagalog.sagas.history._opening import Log, reading
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
-    from pathlib import Path
 
     from sagalog.events import Event
     from sagalog.sagas._definition import SagaDefinition
-    from sagalog.sagas.history._readonly import LogReaderProtocol
 
 __all__ = ["SagaRow", "position_at", "render_states", "state_at", "states_json"]
 
@@ -59,7 +56,7 @@ class SagaRow:
 
 
 def state_at(
-    store: LogReaderProtocol,
+    log: Log,
     definitions: Mapping[str, SagaDefinition],
     position: int,
     progress: Callable[[int], None] | None = None,
@@ -69,7 +66,7 @@ def state_at(
     """Every saga started at or before ``position``, as it stood right after it, oldest first.
 
     Args:
-        store: the log (only read).
+        log: an opened store, or a target opened read-only for the call.
         definitions: the sagas to fold, by name.
         position: the point of the log; records after it are not read.
         progress: called with the position reached, now and then.
@@ -80,39 +77,37 @@ def state_at(
         PositionOutOfRangeError: ``position`` is not in the log.
 
     """
-    last = store.last_position()
-    if not 1 <= position <= last:
-        raise PositionOutOfRangeError(position, last)
     rows: list[SagaRow] = []
     fold = SagaFold(definitions, configure, on_evict=lambda folded: rows.append(
         SagaRow.of(folded)))
-    for record in records_up_to(store, position, fold.types, progress):
-        fold.fold(record)
+    with reading(log) as store:
+        last = store.last_position()
+        if not 1 <= position <= last:
+            raise PositionOutOfRangeError(position, last)
+        for record in records_up_to(store, position, fold.types, progress):
+            fold.fold(record)
     rows += [SagaRow.of(folded) for folded in fold.sagas()]
     return sorted(rows, key=lambda row: row.started_position)
 
 
-def position_at(path: str | Path, moment: datetime) -> int:
+def position_at(log: Log, moment: datetime) -> int:
     """The last position recorded at or before ``moment`` (the log as it stood then).
 
-    Times are compared as the log stores them, ISO 8601 in UTC, on a read-only connection.
+    ``log`` is an opened store, or a target opened read-only for the call. Times are
+    compared as the log stores them (see :meth:`~sagalog.store.LogReaderProtocol.position_at`).
 
     Raises:
-        TimeOutOfRangeError: the log's first record is later than ``moment``.
+        TimeOutOfRangeError: the log's first record is later than ``moment`` (or it
+            holds none).
 
     """
-    stamp = moment.astimezone(UTC).isoformat(timespec="microseconds")
-    connection = open_read_only(path)
-    try:
-        (position,) = connection.execute(
-            "SELECT max(position) FROM events WHERE recorded_at <= ?", (stamp,)).fetchone()
-        if position is None:
-            (first,) = connection.execute(
-                "SELECT recorded_at FROM events ORDER BY position LIMIT 1").fetchone() or (None,)
-            raise TimeOutOfRangeError(stamp, first)
-    finally:
-        connection.close()
-    return int(position)
+    with reading(log) as store:
+        position = store.position_at(moment)
+        if not position:
+            first = store.read_raw(1, 1)
+            stamp = moment.astimezone(UTC).isoformat(timespec="microseconds")
+            raise TimeOutOfRangeError(stamp, first[0].recorded_at if first else None)
+    return position
 
 
 def render_states(rows: list[SagaRow], position: int) -> str:

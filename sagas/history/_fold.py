@@ -25,13 +25,15 @@ from sagalog.sagas._actor import KEEP_ENDED
 from sagalog.sagas._state import decide
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from sagalog.events import Envelope, Event
     from sagalog.sagas._definition import SagaDefinition
     from sagalog.sagas._state import Decision, SagaState
+    from sagalog.sagas.history._bundle import SourcePositions
+    from sagalog.store import LogReaderProtocol
 
-__all__ = ["Folded", "SagaFold"]
+__all__ = ["Folded", "SagaFold", "records_up_to"]
 
 _MACHINERY = (StepTimedOut, RetryStep, HandlerFailed)
 
@@ -125,3 +127,48 @@ class SagaFold:
             _, evicted = self.ended.popitem(last=False)
             if self.on_evict is not None:
                 self.on_evict(evicted)
+
+
+READ_PAGE = 100
+"""Records per read of :func:`records_up_to`. Small on purpose: a page of 1,000 decoded
+records outlives the collector's young generations, and the full collections that
+follow cost more than the reads (the 200,000-record bench log's 125,860 records of the
+saga types: 2.2-2.3 s of CPU at 1,000 a page, 1.3-1.8 s at 100)."""
+
+
+def records_up_to(
+    store: LogReaderProtocol,
+    last: int,
+    types: Iterable[type[Message] | str],
+    progress: Callable[[int], None] | None = None,
+    positions: SourcePositions | None = None,
+) -> Iterator[Envelope[Message]]:
+    """The records of ``types`` up to position ``last``, reporting progress now and then.
+
+    The one pass ``at`` and ``what-if`` make, through the store's paging read on the
+    caller's thread. ``progress`` gets the position reached every 512 records and
+    ``last`` at the end, so a bar on a terminal moves and ends full. With ``positions``
+    (a bundle's), each record comes at its source position, and ``last`` is one.
+    """
+    for count, stored in enumerate(_read(store, types)):
+        record = stored if positions is None else stored._replace(
+            position=positions.source(stored.position))
+        if record.position > last:
+            break
+        yield record
+        if progress is not None and count % 512 == 0:
+            progress(record.position)
+    if progress is not None:
+        progress(last)
+
+
+def _read(store: LogReaderProtocol, types: Iterable[type[Message] | str]
+          ) -> Iterator[Envelope[Message]]:
+    names = [kind if isinstance(kind, str) else kind.message_type for kind in types]
+    position = 1
+    while True:
+        page = store.read_page(position, READ_PAGE, types=names)
+        yield from page
+        if len(page) < READ_PAGE:
+            return
+        position = page[-1].position + 1

@@ -1,10 +1,11 @@
 """Following a log live, one readable line per record, while other processes write it.
 
-The follower polls the file on a read-only connection (see :mod:`._reading`): a page
-of the records after the last one it printed, every 0.1 s while there is nothing new.
-It never writes, and it sees commits of any process, since each poll is a new read
-transaction. A filter by type is bounded by the log's head read just before, so a
-rare type costs one scan of the new records, not one of the whole log per poll.
+The follower is a store subscription (:meth:`~sagalog.store.LogReaderProtocol.subscribe`)
+on a read-only store: the records after the last one printed, a page at a time, and,
+once caught up, the store's own polling for other processes' commits (every
+:data:`POLL_S`). It never writes. A filter by type is the subscription's, bounded by the
+log's head, so a rare type costs one scan of the new records, not one of the whole log
+per poll.
 
 The actor of each record is recovered as :mod:`._producers` does, but for a stream
 with no end: candidates are tried most recently matched first, and derived ids are
@@ -13,7 +14,9 @@ cached, so a record costs a few hashes (3 us each) rather than one per actor and
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
 import threading
 import time
 import unicodedata
@@ -24,16 +27,16 @@ from typing import TYPE_CHECKING, Self
 from sagalog.events import SagalogError, derived_event_id
 from sagalog.events import registry as default_registry
 from sagalog.sagas.history._producers import EXTERNAL, TIMERS, UNKNOWN
-from sagalog.sagas.history._reading import SELECT_RECORDS, decode_row
-from sagalog.sagas.history._runs import open_read_only
 from sagalog.sagas.history._timeline import Entry
+from sagalog.store import open_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
     from uuid import UUID
 
     from sagalog.events import Envelope, Message, Registry
+    from sagalog.sagas.history._opening import Log
+    from sagalog.store import LogReaderProtocol
 
 __all__ = ["POLL_S", "LogFollower", "TailOptions", "check_types", "fit_width", "tail",
            "tail_line"]
@@ -54,56 +57,56 @@ class LogFollower:
 
         with LogFollower("app.db") as follower:  # from the end, like tail -f
             while True:
-                for record in follower.read():
+                for record in follower.read(timeout=1.0):
                     print(record.position, record.type)
     """
 
     def __init__(
         self,
-        path: str | Path,
+        log: Log,
         from_position: int | None = None,
         types: Sequence[str] | None = None,
-        registry: Registry = default_registry,
+        registry: Registry | None = None,
     ) -> None:
-        """Open ``path`` read-only; start at ``from_position``, or after the last record."""
-        self._connection = open_read_only(path)
-        self._types = list(types) if types else None
-        self._registry = registry
-        self.next_position = (self.head() + 1 if from_position is None
-                              else max(from_position, 1))
+        """Follow ``log`` from ``from_position``, or from after its last record.
+
+        ``log`` is a store, or a target opened read-only (polled every :data:`POLL_S`,
+        its records decoded with ``registry``; a store has its own).
+        """
+        self._closing = contextlib.ExitStack()
+        if isinstance(log, (str, os.PathLike)):
+            log = self._closing.enter_context(open_store(
+                log, read_only=True, registry=registry, poll_interval=POLL_S))
+        self.store: LogReaderProtocol = log
+        """The store followed."""
+        try:
+            start = self.head() + 1 if from_position is None else max(from_position, 1)
+            self._subscription = log.subscribe(start, types=list(types) if types else None)
+        except BaseException:
+            self._closing.close()
+            raise
+        self._closing.callback(self._subscription.close)
+
+    @property
+    def next_position(self) -> int:
         """The position the next record read will have at least."""
+        return self._subscription.next_position
 
     def head(self) -> int:
         """The log's last position (0 if empty)."""
-        row = self._connection.execute("SELECT max(position) FROM events").fetchone()
-        return int(row[0] or 0)
+        return self.store.last_position()
 
     def actor_names(self) -> list[str]:
         """The names of the actors that consume the log (its checkpoints)."""
-        return [name for (name,) in self._connection.execute("SELECT name FROM checkpoints")]
+        return list(self.store.checkpoints())
 
-    def read(self, limit: int = _PAGE) -> list[Envelope[Message]]:
-        """The next records, up to ``limit``; [] when there is nothing new."""
-        if self._types is None:
-            rows = self._connection.execute(
-                f"{SELECT_RECORDS} WHERE position >= ? ORDER BY position LIMIT ?",
-                (self.next_position, limit)).fetchall()
-            head = rows[-1][0] if rows else self.next_position - 1
-        else:
-            head = self.head()
-            marks = ",".join("?" * len(self._types))
-            rows = self._connection.execute(
-                f"{SELECT_RECORDS} WHERE position BETWEEN ? AND ? "
-                f"AND type IN ({marks}) ORDER BY position LIMIT ?",
-                (self.next_position, head, *self._types, limit)).fetchall()
-            if len(rows) == limit:
-                head = rows[-1][0]
-        self.next_position = max(self.next_position, head + 1)
-        return [decode_row(row, self._registry) for row in rows]
+    def read(self, limit: int = _PAGE, timeout: float = 0.0) -> list[Envelope[Message]]:
+        """The next records, up to ``limit``; [] when nothing new came within ``timeout`` s."""
+        return self._subscription.next_batch(limit, timeout)
 
     def close(self) -> None:
-        """Close the connection."""
-        self._connection.close()
+        """Stop following; close the store if this follower opened it."""
+        self._closing.close()
 
     def __enter__(self) -> Self:
         return self
@@ -217,16 +220,16 @@ class TailOptions:
 
 
 def tail(
-    path: str | Path,
+    log: Log,
     write: Callable[[str], None],
     options: TailOptions,
     stop: threading.Event,
     on_start: Callable[[int], None] = lambda _position: None,
 ) -> int:
-    """Write a line per record of ``path`` until ``stop`` is set or an option ends it.
+    """Write a line per record of ``log`` until ``stop`` is set or an option ends it.
 
     Args:
-        path: the log.
+        log: an opened store, or a target opened read-only for the call.
         write: called with each line (the caller flushes it).
         options: where to start, what to show, when to stop.
         stop: set it (e.g. from a signal handler) to stop within :data:`POLL_S`.
@@ -237,12 +240,12 @@ def tail(
 
     """
     written = 0
-    with LogFollower(path, options.from_position, options.types) as follower:
+    with LogFollower(log, options.from_position, options.types) as follower:
         actors = _LiveProducers(follower.actor_names)
         on_start(follower.next_position)
         last_news = time.monotonic()
         while not stop.is_set() and (options.count is None or written < options.count):
-            page = follower.read()
+            page = follower.read(timeout=POLL_S)
             if options.count is not None:
                 page = page[: options.count - written]
             for record in page:
@@ -253,6 +256,4 @@ def tail(
             elif (options.idle_exit is not None
                   and time.monotonic() - last_news >= options.idle_exit):
                 break
-            else:
-                stop.wait(POLL_S)
     return written

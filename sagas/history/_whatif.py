@@ -16,6 +16,9 @@ the recorded ``SagaDecided``:
 Hazard: the log may be live. The fold stops at the position the log had when it began,
 and a trigger after its saga actor's checkpoint is not judged: the actor had not decided
 on it yet, so "nothing recorded" is not a difference there.
+
+A bundle (``bundle ID -o FILE``) is replayed at its source positions, which its metadata
+keeps (:func:`.source_positions`): the decisions it holds name those.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from itertools import zip_longest
 from typing import TYPE_CHECKING
 
 from sagalog.events.sagas import SagaDecided
-from sagalog.sagas.history._fold import SagaFold
-from sagalog.sagas.history._readonly import records_up_to
+from sagalog.sagas.history._bundle import source_positions
+from sagalog.sagas.history._fold import SagaFold, records_up_to
+from sagalog.sagas.history._opening import Log, reading
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -37,7 +41,6 @@ if TYPE_CHECKING:
     from sagalog.events import Envelope, Event, Message
     from sagalog.sagas._definition import SagaDefinition
     from sagalog.sagas._state import Decision
-    from sagalog.sagas.history._readonly import LogReaderProtocol
 
 __all__ = ["DecisionText", "Difference", "WhatIfPrinter", "WhatIfReport", "what_if"]
 
@@ -274,7 +277,7 @@ def _text(decision: Decision) -> DecisionText:
 
 
 def what_if(
-    store: LogReaderProtocol,
+    log: Log,
     definitions: Mapping[str, SagaDefinition],
     progress: Callable[[int], None] | None = None,
     *,
@@ -284,7 +287,8 @@ def what_if(
     """Every decision ``definitions`` would now make differently on the log's inputs.
 
     Args:
-        store: the log (only read).
+        log: an opened store, or a target opened read-only for the call; a bundle is
+            read at its source positions.
         definitions: the saga code to check, by saga name; recorded decisions of other
             sagas are not compared.
         progress: called with the position reached, now and then.
@@ -297,11 +301,17 @@ def what_if(
             come in position order; across sagas they interleave.
 
     """
-    checkpoints = store.checkpoints()  # before the last position: see the module's hazard
-    last = store.last_position()
-    fold = SagaFold(definitions, configure)
-    comparison = _Comparison(fold, checkpoints, on_difference)
-    comparison.report.last_position = last
-    for record in records_up_to(store, last, [*fold.types, SagaDecided], progress):
-        comparison.feed(record)
+    with reading(log) as store:
+        positions = source_positions(store)
+        checkpoints = store.checkpoints()  # before the last position: see the module's hazard
+        last = store.last_position()
+        if positions is not None:
+            checkpoints = {name: positions.source(at) for name, at in checkpoints.items()}
+            last = positions.source(last)
+        fold = SagaFold(definitions, configure)
+        comparison = _Comparison(fold, checkpoints, on_difference)
+        comparison.report.last_position = last
+        for record in records_up_to(store, last, [*fold.types, SagaDecided], progress,
+                                    positions):
+            comparison.feed(record)
     return comparison.finish()

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from sagalog.store._errors import StoreClosedError
 from sagalog.store.sqlite._opening import BUSY_TIMEOUT_S
-from sagalog.store.sqlite._scan import scan_query, scan_result
 from sagalog.store.sqlite._translate import translate
 
 if TYPE_CHECKING:
@@ -133,6 +132,8 @@ def direct_reader(uri: str, path: str) -> tuple[Query, Callable[[], None]]:
 
 def sql_scan(query: Query, registry: Registry) -> Scan:
     """A :data:`Scan` that reads with ``query`` (one SQL statement per page)."""
+    # The scan decodes (pydantic): imported by the first subscription, not by every open.
+    from sagalog.store.sqlite._scan import scan_query, scan_result  # noqa: PLC0415
 
     def scan(position: int, limit: int, types: list[str] | None
              ) -> tuple[list[Envelope[Message]], int]:

@@ -13,7 +13,10 @@ transaction. So a new hook on an old log is caught up once (by the first commit 
 is installed: opening a log writes nothing), and afterwards each commit costs nothing
 more unless another process wrote in between.
 
-Everything here runs on the writer's thread, inside its open transaction.
+Everything here but the queries runs on the writer's thread, inside its open transaction.
+The queries (:func:`query_runs`, :func:`query_run`) are what ``list`` reads on a read-only
+open, so this module imports neither loguru nor the decoder (pydantic) until a writer's
+fold or an old log's statuses need them.
 """
 
 from __future__ import annotations
@@ -24,10 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from loguru import logger
-
 from sagalog.store._contract import RunFacts, RunPage, RunQuery, RunStatusHook
-from sagalog.store._decode import decode_rows
 from sagalog.store.sqlite._schema import COLUMNS
 
 if TYPE_CHECKING:
@@ -131,6 +131,8 @@ class RunKeeper:
             try:
                 status = hook.status(envelope)
             except Exception as error:  # noqa: BLE001 - a hook must not fail a commit
+                from loguru import logger  # noqa: PLC0415 - see the module docstring
+
                 logger.bind(position=envelope.position).opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue
@@ -155,6 +157,8 @@ class RunKeeper:
         while True:
             found = connection.execute(sql, (start, head, *types)).fetchall()
             updates = []
+            from sagalog.store._decode import decode_rows  # noqa: PLC0415 - see the module
+
             for envelope in decode_rows(found, self._registry):
                 status = self._status_after(envelope)
                 if status is not None:
@@ -169,6 +173,8 @@ class RunKeeper:
         for name in behind:
             self._through[name] = head
         if filled:
+            from loguru import logger  # noqa: PLC0415 - see the module docstring
+
             logger.bind(store=self._path).debug(
                 "sagalog store: {} run statuses filled up to position {}", filled, head)
 
@@ -182,6 +188,8 @@ class RunKeeper:
             try:
                 status = hook.status(envelope)
             except Exception as error:  # noqa: BLE001 - a hook must not fail a commit
+                from loguru import logger  # noqa: PLC0415 - see the module docstring
+
                 logger.opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue

@@ -94,7 +94,7 @@ class SqliteEventStore:
         path: str,
         *,
         durability: Durability,
-        registry: Registry,
+        registry: Registry | None,
         clock: Callable[[], datetime],
         poll_interval: float,
         read_only: bool,
@@ -157,10 +157,6 @@ class SqliteEventStore:
             check_writable(name)
         if name != ":memory:":
             check_file(name)
-        if registry is None:
-            from sagalog.events import registry as default_registry  # noqa: PLC0415
-
-            registry = default_registry
         store = cls(name, durability=durability, registry=registry, clock=clock or _utc_now,
                     poll_interval=poll_interval, read_only=read_only)
         try:
@@ -183,7 +179,7 @@ class SqliteEventStore:
 
         self._signal = CommitSignal()
         self._writer = Writer(self.path, self.durability, self._now, self._signal,
-                              registry=self._registry)
+                              registry=self.registry)
         self._writer.open().result()
         for hook in run_status:
             self.add_run_status(hook)
@@ -227,7 +223,15 @@ class SqliteEventStore:
 
     @property
     def registry(self) -> Registry:
-        """The message registry records are decoded with."""
+        """The message registry records are decoded with (default: the process-wide one).
+
+        The default is looked up on first use: it imports pydantic, which a read-only
+        open that reads only the runs table (``list``) never needs.
+        """
+        if self._registry is None:
+            from sagalog.events import registry as default_registry  # noqa: PLC0415
+
+            self._registry = default_registry
         return self._registry
 
     @property
@@ -556,10 +560,10 @@ class SqliteEventStore:
         check_number(from_position, "from_position")
         names = type_names(types)
         if self._memory:
-            return SyncSubscription(sql_scan(self._query, self._registry), lambda: None,
+            return SyncSubscription(sql_scan(self._query, self.registry), lambda: None,
                                     self.signal, from_position, names, self._poll_interval)
         query, close = direct_reader(self.read_uri or "", self.path)
-        return SyncSubscription(sql_scan(query, self._registry), close, self.signal,
+        return SyncSubscription(sql_scan(query, self.registry), close, self.signal,
                                 from_position, names, self._poll_interval)
 
     def wait_for_commit(self, timeout: float) -> bool:
@@ -595,7 +599,7 @@ class SqliteEventStore:
             return None
         from sagalog.store.sqlite._aio import SqliteAsyncReads  # noqa: PLC0415
 
-        return await SqliteAsyncReads.connect(self.read_uri, self.path, self._registry)
+        return await SqliteAsyncReads.connect(self.read_uri, self.path, self.registry)
 
     # -- internals -------------------------------------------------------------------
 
@@ -611,7 +615,7 @@ class SqliteEventStore:
     def _decode(self, rows: list[Any]) -> list[Envelope[Message]]:
         from sagalog.store._decode import decode_rows  # noqa: PLC0415 - pydantic, on use
 
-        return decode_rows(rows, self._registry)
+        return decode_rows(rows, self.registry)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from sagalog.actors import Ledger, Runtime
 from sagalog.sagas.catalog import DEFINITIONS
-from sagalog.sagas.history import PositionOutOfRangeError, SagaRow, render_states, state_at
+from sagalog.sagas.history import (
+    PositionOutOfRangeError,
+    SagaRow,
+    TimeOutOfRangeError,
+    position_at,
+    render_states,
+    state_at,
+)
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
 from sagalog.store import open_store
 from tests.support import log_bytes
@@ -91,6 +99,26 @@ def test_a_position_outside_the_log_is_refused(log: Path) -> None:
         for position in (0, last + 1):
             with pytest.raises(PositionOutOfRangeError, match=f"position {position} is not"):
                 state_at(store, DEFINITIONS, position)
+
+
+def test_a_time_is_the_last_position_recorded_by_then(log: Path, tmp_path: Path) -> None:
+    """Through a store or a target; a time before the first record names where it begins."""
+    with open_store(log, read_only=True) as store:
+        first, last = store.read_position(1), store.read_position(store.last_position())
+        assert first is not None
+        assert last is not None
+        assert position_at(store, last.recorded_at + timedelta(days=1)) == last.position
+        assert position_at(store, first.recorded_at) >= 1
+        with pytest.raises(TimeOutOfRangeError, match=(
+                r"no record at or before .* \(the log begins at "
+                + first.recorded_at.isoformat(timespec="microseconds").replace("+", r"\+"))):
+            position_at(store, first.recorded_at - timedelta(microseconds=1))
+    assert position_at(log, last.recorded_at) == last.position  # a target, opened read-only
+    empty = tmp_path / "empty.db"
+    with open_store(empty):
+        pass
+    with pytest.raises(TimeOutOfRangeError, match=r"\(the log is empty\)"):
+        position_at(empty, last.recorded_at)
 
 
 def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:

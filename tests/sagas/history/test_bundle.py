@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from sagalog.actors import Ledger, Runtime
-from sagalog.sagas.history import BundleExistsError, UnknownRunError, bundle
+from sagalog.events import SagalogError
+from sagalog.sagas.history import (
+    BundleExistsError,
+    SourcePositions,
+    UnknownRunError,
+    bundle,
+    source_positions,
+)
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
+from sagalog.store import open_store
 from tests.support import log_bytes
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
@@ -37,12 +44,9 @@ def sagalog(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 def rows(path: Path, correlation_id: str | None = None) -> list[tuple[object, ...]]:
     """Every stored column but the hash, of the run or of the whole log."""
-    with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as connection:
-        return connection.execute(
-            "SELECT position, stream_id, stream_version, event_id, type, version, recorded_at, "
-            "correlation_id, causation_id, data FROM events "
-            "WHERE ? IS NULL OR correlation_id = ? ORDER BY position",
-            (correlation_id, correlation_id)).fetchall()
+    with open_store(path, read_only=True) as store:
+        return [tuple(record[:-1]) for record in store.read_raw(1, store.last_position())
+                if correlation_id is None or record.correlation_id == correlation_id]
 
 
 def comparable(entry: dict[str, object]) -> tuple[object, ...]:
@@ -95,13 +99,18 @@ def test_bundle_keeps_every_field_but_the_position(log: Path, tmp_path: Path) ->
     assert [row[1:] for row in copied] == [row[1:] for row in source]
     assert result.first_position == source[0][0]
     assert result.last_position == source[-1][0]
-    with sqlite3.connect(target) as connection:
-        mapping = connection.execute("SELECT position, source_position FROM bundle_positions "
-                                     "ORDER BY position").fetchall()
-        names = {name for (name,) in connection.execute("SELECT name FROM checkpoints")}
-    assert mapping == [(row[0], original[0]) for row, original in zip(copied, source,
-                                                                       strict=True)]
+    with open_store(target, read_only=True) as store:
+        positions = source_positions(store)
+        metadata = store.metadata()
+        names = set(store.checkpoints())
+    assert positions is not None
+    assert [(row[0], positions.source(row[0])) for row in copied] == [
+        (row[0], original[0]) for row, original in zip(copied, source, strict=True)]
+    assert positions.range == (source[0][0], source[-1][0])
+    assert metadata["bundle.run_id"] == "o-2"
     assert {"saga:order", "PaymentService", "ShippingService"} <= names
+    with open_store(log, read_only=True) as store:
+        assert source_positions(store) is None  # not a bundle
 
 
 def test_an_existing_file_is_refused_unless_forced(log: Path, tmp_path: Path) -> None:
@@ -133,3 +142,19 @@ def test_an_unknown_id_is_an_error_and_writes_nothing(log: Path, tmp_path: Path)
     target.write_bytes(b"")
     with pytest.raises(BundleExistsError):
         bundle(log, "o-1", target)
+
+
+def test_source_positions_are_written_as_spans_and_read_back() -> None:
+    """Consecutive positions are one span; what is written reads back the same."""
+    positions = SourcePositions((3, 4, 5, 9, 12, 13))
+    assert positions.text() == "3-5,9,12-13"
+    assert SourcePositions.parse(positions.text()) == positions
+    assert (positions.source(1), positions.source(4), positions.source(6)) == (3, 9, 13)
+    assert positions.source(0) == 0  # no record: the position stays
+    assert positions.range == (3, 13)
+
+
+@pytest.mark.parametrize("text", ["", "a", "5-3", "3,3", "2,1", "0-2", "1-", "-1"])
+def test_a_damaged_source_positions_value_is_named(text: str) -> None:
+    with pytest.raises(SagalogError, match=r"bundle's bundle\.source_positions is not "):
+        SourcePositions.parse(text)

@@ -24,7 +24,7 @@ from sagalog.sagas.history import (
     show,
 )
 from sagalog.sagas.orders import ORDER_SAGA, FailurePlan, add_order_workflow, place_order
-from sagalog.store import open_store
+from sagalog.store import NotADatabaseError, open_store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -124,7 +124,10 @@ def test_unknown_run_and_position_past_the_end_are_named(order_log: Path) -> Non
 def test_list_shows_kind_status_and_size_and_filters(order_log: Path, tmp_path: Path) -> None:
     runs = list_runs(order_log, {"OrderPlaced": "order"})
     assert [(r.run_id, r.kind, r.status) for r in runs] == [("o-1", "order", "failed")]
-    assert runs[0].events == len(list(open_store(str(order_log)).read_all()))
+    with open_store(order_log, read_only=True) as store:
+        assert runs[0].events == len(list(store.read_all()))
+        assert list_runs(store, {"OrderPlaced": "order"}) == runs  # a store, left open
+        assert store.last_position() == runs[0].events
     assert runs[0].duration >= 0
     assert list_runs(order_log, status="completed") == []
     with pytest.raises(SagalogError, match="--kind must be one of the kinds this log lists"):
@@ -138,10 +141,11 @@ def test_list_shows_kind_status_and_size_and_filters(order_log: Path, tmp_path: 
         list_runs(order_log, status="done")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 10)
-    with pytest.raises(SagalogError, match=r"junk\.db: not a sagalog log"):
+    with pytest.raises(NotADatabaseError, match=r"junk\.db: the file is not an SQLite database"):
         list_runs(junk)
-    with pytest.raises(SagalogError, match=r"missing\.db: no such log"):
+    with pytest.raises(NotADatabaseError, match=r"missing\.db: no such log file"):
         list_runs(tmp_path / "missing.db")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["junk.db"]  # nothing made
 
 
 def test_a_record_with_line_breaks_stays_on_one_timeline_line(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,9 +14,17 @@ import pytest
 
 from sagalog.actors import Ledger, Runtime
 from sagalog.events import Envelope, SagalogError
-from sagalog.events.orders import ShippingFailed
-from sagalog.sagas.history import TailOptions, check_types, fit_width, tail, tail_line
+from sagalog.events.orders import OrderPlaced, ShippingFailed
+from sagalog.sagas.history import (
+    LogFollower,
+    TailOptions,
+    check_types,
+    fit_width,
+    tail,
+    tail_line,
+)
 from sagalog.sagas.orders import FailurePlan, add_order_workflow, place_order
+from sagalog.store import open_store
 from tests.support import log_bytes, on_a_terminal
 
 RUN = Path(__file__).resolve().parents[3] / "run.py"
@@ -49,9 +56,9 @@ def started_tail(*arguments: str) -> tuple[subprocess.Popen[str], int]:
 
 
 def types_at(path: Path, first: int, last: int) -> list[tuple[int, str]]:
-    with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as connection:
-        return connection.execute("SELECT position, type FROM events WHERE position BETWEEN ? "
-                                  "AND ? ORDER BY position", (first, last)).fetchall()
+    with open_store(path, read_only=True) as store:
+        return [(record.position, record.type)
+                for record in store.read_raw(first, max(last - first + 1, 0))]
 
 
 def test_tail_prints_what_another_process_writes(tmp_path: Path) -> None:
@@ -109,6 +116,26 @@ def test_types_filter_and_decisions_with_their_reasons(log: Path) -> None:
     assert all(" saga:order  SagaDecided: [" in line for line in lines)
     assert any("[compensate] undo " in line or "[fail] failed because payment" in line
                for line in lines)
+
+
+def test_a_follower_reads_a_store_it_is_given_and_leaves_it_open(tmp_path: Path) -> None:
+    """What a writer appends after the follower caught up comes next; close() keeps the store."""
+    log = tmp_path / "log.db"
+    placed = OrderPlaced(order_id="early", product_id="p", amount_cents=1)
+    with open_store(log) as writer:
+        writer.append("order-early", [placed], correlation_id="early")
+        with open_store(log, read_only=True) as store:
+            follower = LogFollower(store, types=["OrderPlaced"])
+            assert follower.next_position == 2  # from the end, like tail -f
+            assert follower.read() == []
+            writer.append("order-late", [placed.model_copy(update={"order_id": "late"})],
+                          correlation_id="late")
+            writer.append("notes", [ShippingFailed(order_id="late", reason="no")])
+            late = follower.read(timeout=30)
+            assert [(record.type, record.correlation_id) for record in late] == [
+                ("OrderPlaced", "late")]
+            follower.close()
+            assert store.read_position(late[0].position) == late[0]  # still open
 
 
 def test_an_unknown_type_is_refused_with_a_suggestion() -> None:

@@ -15,7 +15,13 @@ from sagalog.actors import RetryPolicy
 from sagalog.events.orders import OrderPlaced
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.catalog import DEFINITIONS, definition_of_run
-from sagalog.sagas.history import Difference, ReadOnlyLog, SagaFold, WhatIfPrinter, what_if
+from sagalog.sagas.history import (
+    Difference,
+    SagaFold,
+    WhatIfPrinter,
+    source_positions,
+    what_if,
+)
 from sagalog.sagas.orders import ORDER_SAGA
 from sagalog.store import export_lines, open_store
 from tests.sagas.test_master import run_pipeline
@@ -228,10 +234,11 @@ def test_a_bundle_replays_at_its_source_positions(showcase: Path, tmp_path: Path
     assert (summary["ok"], summary["sagas"]) == (True, 1)
     assert f"({summary['source_positions'][0]} to {summary['source_positions'][1]})" in header
     changed = dataclasses.replace(ORDER_SAGA, stages=ORDER_SAGA.stages[1:])
-    with ReadOnlyLog(bundle, source_positions=True) as store:
-        source = store.source_range
+    with open_store(bundle, read_only=True) as store:
+        positions = source_positions(store)
         report = what_if(store, _with_order(changed), configure=definition_of_run)  # type: ignore[arg-type]
-    assert source is not None
+    assert positions is not None
+    source = positions.range
     assert source[0] > 1
     assert {d.saga_id for d in report.differences} == {saga_id}
     assert report.differences[0].trigger_position == source[0]
@@ -265,7 +272,7 @@ def test_the_printer_streams_one_document_of_every_difference(showcase: Path,
     for streaming in (True, False):
         chunks: list[str] = []
         printer = WhatIfPrinter(format_, chunks.append)  # type: ignore[arg-type]
-        with ReadOnlyLog(showcase) as store:
+        with open_store(showcase, read_only=True) as store:
             report = what_if(store, _with_order(changed), configure=definition_of_run,  # type: ignore[arg-type]
                              on_difference=printer.difference if streaming else None)
         printer.finish(report)
@@ -285,8 +292,7 @@ def test_the_printer_streams_one_document_of_every_difference(showcase: Path,
         documents[1]["differences"], key=key)
     assert documents[0]["summary"] == documents[1]["summary"]
     assert documents[0]["summary"]["differing"] == differing
-    with ReadOnlyLog(showcase) as store:
-        same = what_if(store, DEFINITIONS, configure=definition_of_run)
+    same = what_if(showcase, DEFINITIONS, configure=definition_of_run)  # a target: opened read-only
     chunks = []
     printer = WhatIfPrinter("json", chunks.append)
     printer.finish(same)

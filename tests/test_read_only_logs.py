@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from sagalog.store import open_store
 from tests.support import folder_bytes, read_only
 
 RUN = str(Path(__file__).resolve().parent.parent / "run.py")
@@ -134,8 +135,12 @@ def _reported(out: str, outputs: Path, log: Log) -> None:
 
 
 def _bundled(out: str, outputs: Path, log: Log) -> None:
-    assert out.startswith(f"bundled 13 records of run {log.wal_run}")
-    assert (outputs / "run.db").stat().st_size > 0
+    count, _, rest = out.removeprefix("bundled ").partition(" records of run ")
+    assert rest.startswith(f"{log.wal_run} "), out
+    with open_store(outputs / "run.db", read_only=True) as bundle:  # every record, all its own
+        records = list(bundle.read_raw(1, 1000))
+    assert len(records) == int(count) > 10
+    assert {record.correlation_id for record in records} == {log.wal_run}
 
 
 def _replayed(out: str, _outputs: Path, _log: Log) -> None:

@@ -131,15 +131,13 @@ class RunKeeper:
             try:
                 status = hook.status(envelope)
             except Exception as error:  # noqa: BLE001 - a hook must not fail a commit
-                from loguru import logger  # noqa: PLC0415 - see the module docstring
-
-                logger.bind(position=envelope.position).opt(exception=error).error(
+                _logger().bind(position=envelope.position).opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue
             if isinstance(status, str):
                 return status
             if status is not None:
-                logger.error("sagalog store: run status hook {!r} gave {!r}, not a str",
+                _logger().error("sagalog store: run status hook {!r} gave {!r}, not a str",
                              hook.name, status)
         return None
 
@@ -173,9 +171,7 @@ class RunKeeper:
         for name in behind:
             self._through[name] = head
         if filled:
-            from loguru import logger  # noqa: PLC0415 - see the module docstring
-
-            logger.bind(store=self._path).debug(
+            _logger().bind(store=self._path).debug(
                 "sagalog store: {} run statuses filled up to position {}", filled, head)
 
     def _status_after(self, envelope: Envelope[Message]) -> str | None:
@@ -188,9 +184,7 @@ class RunKeeper:
             try:
                 status = hook.status(envelope)
             except Exception as error:  # noqa: BLE001 - a hook must not fail a commit
-                from loguru import logger  # noqa: PLC0415 - see the module docstring
-
-                logger.opt(exception=error).error(
+                _logger().opt(exception=error).error(
                     "sagalog store: run status hook {!r} failed", hook.name)
                 continue
             if isinstance(status, str):
@@ -203,6 +197,15 @@ class RunKeeper:
             "DO UPDATE SET through = max(through, excluded.through)",
             list(self._through.items()),
         )
+
+
+def _logger() -> Any:  # noqa: ANN401 - loguru's logger
+    """Loguru, imported when something is logged (a read-only ``list`` loads none of it)."""
+    from loguru import logger  # noqa: PLC0415 - see the module docstring
+
+    import sagalog.events._logging  # noqa: F401, PLC0415 - silent until the app enables it
+
+    return logger
 
 
 def _envelope(row: Row, message: Message) -> Envelope[Message]:

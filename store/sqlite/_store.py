@@ -144,7 +144,7 @@ class SqliteEventStore:
             SchemaVersionError: the file was written by a newer sagalog.
             ReadOnlyLogError: writable, but the file or its folder is read-only.
             UnreadableLogError: read-only, but SQLite cannot read it where it lies.
-            In each case the file is left byte-for-byte unchanged.
+                In each case the file is left byte-for-byte unchanged.
 
         """
         name = os.fspath(path)
@@ -281,7 +281,7 @@ class SqliteEventStore:
             WrongExpectedVersionError: the stream is not at ``expected_version``.
             EventIdConflictError: an event id is recorded with other content.
             InvalidStreamIdError, UnportableValueError, StoreError: bad input.
-            In every case nothing was written.
+                In every case nothing was written.
 
         """
         from sagalog.store._append import AppendRequest  # noqa: PLC0415

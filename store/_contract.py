@@ -311,6 +311,8 @@ class EventStoreProtocol(LogReaderProtocol, Protocol):
         """Append every batch in ONE transaction (an import); all or nothing.
 
         Returns how many records were new. ``checkpoints`` move in the same transaction.
+        ``batches`` is iterated on the caller's thread: anything it raises, Ctrl-C
+        included, rolls the transaction back and is raised here.
         """
         ...
 

@@ -261,10 +261,10 @@ def import_lines(
 ) -> int:
     """Append the checked lines in one transaction, a batch at a time; return how many are new.
 
-    ``lines`` may be a generator: it is read as the batches are written (on the store's
-    writer thread), and anything it raises rolls the whole import back. ``progress`` is
-    called with the number of lines appended so far, after each batch; ``path`` is the
-    file the lines come from, named by an error.
+    ``lines`` may be a generator: it is read on the caller's thread as the batches are
+    written, and anything it raises (Ctrl-C included) rolls the whole import back.
+    ``progress`` is called with the number of lines handed to the store so far, after
+    each batch; ``path`` is the file the lines come from, named by an error.
     """
     current: list[ImportLine] = []  # the batch being written, to name the line that fails
     done = 0
@@ -329,7 +329,6 @@ def import_file(
             progress("checking", total, None)
     if progress is not None:
         progress("checking", total, None)
-    # The lines are read on the writer thread: the store closes (waiting for it) first.
     with contextlib.closing(_parsed(json_lines(path), registry, path)) as lines, \
             open_store(target, registry=registry, run_status=run_status) as store:
         added = import_lines(

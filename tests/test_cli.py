@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import os
 import shlex
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -322,32 +324,67 @@ def has_events_table(db: Path) -> bool:
         return False
 
 
+def writing_to(fifo: Path, reader: subprocess.Popen[str]) -> BinaryIO:
+    """``fifo`` opened for writing once ``reader`` opens it (failing if it exits first)."""
+    while True:
+        try:
+            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # ENXIO: nobody reads it yet
+                raise
+            assert reader.poll() is None, reader.communicate()
+            continue
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "wb")
+
+
+def reading(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (Linux's /proc)."""
+    def target(descriptor: Path) -> str:
+        with contextlib.suppress(FileNotFoundError):  # closed since it was listed
+            return str(descriptor.readlink())
+        return ""
+
+    with contextlib.suppress(FileNotFoundError):  # the process is gone
+        return any(target(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    return False
+
+
 def test_an_import_interrupted_while_appending_leaves_the_log_empty(tmp_path: Path) -> None:
-    """Ctrl-C during the second pass: exit 130, and the transaction is rolled back."""
+    """Ctrl-C during the second pass: exit 130, and the transaction is rolled back.
+
+    The file is a FIFO the test writes: the first pass gets it whole; the second gets all
+    but its last line and then waits, so the import is mid-transaction, and cannot finish,
+    when the signal lands (no race with a fast machine).
+    """
     code = ("import sys\n"
             "from sagalog.events.orders import OrderPlaced\n"
             "from sagalog.store import AppendRequest, open_store\n"
             "with open_store(sys.argv[1], durability='off') as store:\n"
-            "    for start in range(0, 40_000, 5_000):\n"
-            "        store.append_all([AppendRequest(f'order-{n}', [OrderPlaced(order_id=str(n),\n"
-            "                          product_id='p', amount_cents=n)], correlation_id=str(n))\n"
-            "                          for n in range(start, start + 5_000)])\n")
+            "    store.append_all([AppendRequest(f'order-{n}', [OrderPlaced(order_id=str(n),\n"
+            "                      product_id='p', amount_cents=n)], correlation_id=str(n))\n"
+            "                      for n in range(20_000)])\n")
     subprocess.run([sys.executable, "-c", code, "a.db"], cwd=tmp_path, check=True)
-    with (tmp_path / "a.jsonl").open("w", encoding="utf-8") as out:
-        subprocess.run([sys.executable, RUN, "-q", "export", "--db", "a.db"], cwd=tmp_path,
-                       stdout=out, check=True)
+    exported = subprocess.run([sys.executable, RUN, "-q", "export", "--db", "a.db"], cwd=tmp_path,
+                              capture_output=True, check=True).stdout
+    head, last = exported[:-1].rsplit(b"\n", 1)
+    fifo = tmp_path / "a.jsonl"
+    os.mkfifo(fifo)
     importing = subprocess.Popen([sys.executable, RUN, "-q", "import", "a.jsonl", "--db", "b.db"],
                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
-    deadline = time.monotonic() + 60
-    while not has_events_table(tmp_path / "b.db"):  # the second pass opened the log
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            importing.wait(timeout=0.01)
-        assert importing.returncode is None, importing.communicate()
-        assert time.monotonic() < deadline, "the import never opened the log"
-    importing.send_signal(signal.SIGINT)
-    out, err = importing.communicate(timeout=60)
+    with writing_to(fifo, importing) as first_pass:
+        first_pass.write(exported)
+    while reading(importing.pid, fifo):  # else the second write could join the first pass
+        assert importing.poll() is None, importing.communicate()
+    with writing_to(fifo, importing) as second_pass:
+        second_pass.write(head + b"\n")  # returns once the import has read all but a pipeful
+        second_pass.flush()
+        assert has_events_table(tmp_path / "b.db")  # the log is open, the transaction too
+        importing.send_signal(signal.SIGINT)
+        out, err = importing.communicate(timeout=60)
     assert importing.returncode == 130, out + err
     assert err == "sagalog: interrupted\n"
+    assert last  # the line it never got
     with contextlib.closing(sqlite3.connect(tmp_path / "b.db")) as raw:
         assert raw.execute("SELECT count(*) FROM events").fetchone() == (0,)

@@ -255,25 +255,23 @@ class MemoryEventStore:
     ) -> int:
         """Append every batch in ONE transaction (an import); all or nothing.
 
-        Each batch is checked and encoded as it is read, outside the log's lock; then
-        all are resolved and committed together, with ``checkpoints`` moved (never
-        backwards). Anything ``batches`` raises, or any append that fails its checks,
-        writes nothing. Returns how many records were new.
+        Each batch is checked and resolved as it is read, on the caller's thread, with
+        the log's lock held (as SQLite holds its write lock through an import): a
+        conflict stops the reading at once. Then all are committed together, with
+        ``checkpoints`` moved (never backwards). Anything ``batches`` raises, or any
+        append that fails its checks, writes nothing. Returns how many records were new.
         """
         self._check_writable()
         if checkpoints is not None and not isinstance(checkpoints, Mapping):
             msg = f"checkpoints must map names to positions, not {type(checkpoints).__name__}"
             raise StoreError(msg)
         moves = [check_checkpoint(item) for item in (checkpoints or {}).items()]
-        pendings = []
-        for batch in batches:
-            pending = self._pending(batch, None)
-            pending.want_records = False  # nobody reads them: build no envelopes
-            pendings.append(pending)
         with self._log.locked():
             self._check_open()
             transaction = self._begin()
-            for pending in pendings:
+            for batch in batches:
+                pending = self._pending(batch, None)
+                pending.want_records = False  # nobody reads them: build no envelopes
                 transaction.add(pending)
             for name, position in moves:
                 transaction.move(name, position)

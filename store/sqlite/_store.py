@@ -20,6 +20,7 @@ read its runs table, and takes 0.07 s in all. Decoding and writing import what t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -320,33 +321,35 @@ class SqliteEventStore:
         """Append every batch in ONE transaction, reading the batches as it goes (an import).
 
         All or nothing, like :meth:`append_all`, for more appends than memory should hold:
-        each batch is checked, encoded and written on the writer thread inside the
-        transaction, then dropped. A batch that fails its checks, or anything ``batches``
+        each batch is checked and encoded on the caller's thread, written on the writer's
+        inside the transaction, then dropped. A batch that fails its checks, or anything ``batches``
         raises, rolls everything back and is raised here. ``checkpoints`` move in the same
         transaction. Returns how many records were written (a record already stored under
-        its event id, identically, is not written again). Interrupted while it waits
-        (Ctrl-C), the transaction is rolled back at the next batch.
+        its event id, identically, is not written again). ``batches`` is iterated on the
+        caller's thread, a batch or two ahead of the writer: interrupted (Ctrl-C) wherever
+        it waits, even on a pipe that never ends, the transaction is rolled back.
         """
+        from sagalog.store.sqlite._handoff import Handoff  # noqa: PLC0415 - imports only
+
         writer = self._writing()
-        interrupted = threading.Event()
         checked = dict(check_checkpoint((name, position))
                        for name, position in (checkpoints or {}).items())
-
-        def pendings() -> Iterator[Pending]:
+        handoff = Handoff()
+        future = writer.stream(handoff.pendings(), checked)
+        future.add_done_callback(lambda _answered: handoff.writer_stopped())
+        try:
             for batch in batches:
-                if interrupted.is_set():
-                    msg = "the append was interrupted; nothing was written"
-                    raise StoreError(msg)
                 pending = self.pending(batch, None)
                 pending.want_records = False  # nobody reads them: build no envelopes
-                yield pending
-
-        future = writer.stream(pendings(), checked)
-        try:
-            return future.result()
+                if not handoff.give(pending):
+                    break  # the writer failed: its error is raised below
+            handoff.finish()
         except BaseException:
-            interrupted.set()
+            handoff.abort()
+            with contextlib.suppress(BaseException):
+                future.result()  # rolled back before the caller hears of it
             raise
+        return future.result()
 
     def submit(self, requests: Sequence[AppendRequest], *,
                checkpoint: Checkpoint | None = None) -> Future[Outcome]:

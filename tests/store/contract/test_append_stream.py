@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Iterator, Sequence
 from uuid import uuid4
 
@@ -61,6 +63,41 @@ def test_an_error_raised_by_the_batches_leaves_nothing_written(
     with pytest.raises(StoreError, match="mid-line"):
         store.append_stream(broken())
     assert store.last_position() == 0
+
+
+def test_an_interrupt_while_the_batches_are_read_leaves_nothing_written(
+        store: EventStoreProtocol) -> None:
+    """Ctrl-C lands on the caller's thread, where the batches are read; it rolls back."""
+    reader = threading.get_ident()
+
+    def interrupted() -> Iterator[Sequence[AppendRequest]]:
+        for batch in batches(6, 10):
+            assert threading.get_ident() == reader  # read where the caller iterates
+            yield batch
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.append_stream(interrupted())
+    assert store.last_position() == 0
+    store.append("after", deposits(1))  # the store goes on
+    assert store.last_position() == 1
+
+
+def test_a_failed_batch_stops_the_reading_of_the_rest(store: EventStoreProtocol) -> None:
+    """A conflict in the first batch: the stream is not read to its end for nothing."""
+    store.append("taken", deposits(1))
+    taken = []
+
+    def endless() -> Iterator[Sequence[AppendRequest]]:
+        yield [AppendRequest("taken", deposits(1), expected_version=NO_STREAM)]
+        for batch in itertools.count():
+            taken.append(batch)
+            yield [AppendRequest(f"more-{batch}", deposits(1))]
+
+    with pytest.raises(WrongExpectedVersionError):
+        store.append_stream(endless())
+    assert len(taken) < 1_000
+    assert store.last_position() == 1
 
 
 def test_append_stream_moves_checkpoints_with_its_records_never_backwards(

@@ -103,6 +103,23 @@ class DatabaseError(StoreError):
         super().__init__(f"{path}: {message}" if path else message)
 
 
+class StorageFaultError(DatabaseError):
+    """A fault of the machine, not of the data: the disk is full, or an I/O error.
+
+    Nothing about the work is wrong, and nothing is decided from it: whoever meets it (the
+    runtime, an adapter writing its own files) pauses and retries once the fault clears,
+    and tells whoever waits why it pauses. ``path`` names the file, when known.
+    """
+
+
+class DiskFullError(StorageFaultError):
+    """The disk holding the file is full (SQLite's SQLITE_FULL, the system's ENOSPC)."""
+
+
+class StorageIOError(StorageFaultError):
+    """The file could not be read or written (SQLite's SQLITE_IOERR, the system's EIO)."""
+
+
 class NotADatabaseError(DatabaseError):
     """The file is not an SQLite database, or not a sagalog one. It was left unchanged."""
 

@@ -1,13 +1,13 @@
-"""Text from a log, made safe to print on a terminal or inside a Mermaid diagram.
+r"""Text from a log, made safe to print on a terminal or inside a Mermaid diagram.
 
 A log holds what anyone appended: a job file's name, an HTTP server's ETag, a stage name
 from a JSON config. Printed raw, an ESC sequence recolours or clears the reader's
 terminal, a carriage return overwrites the line before it, and a bidi override
 (U+202E) makes ``exe.txt`` read as ``txt.exe``. Every printer passes each field through
 :func:`printable` (and a diagram's labels through :func:`mermaid_text`): the character
-stays visible, escaped as Python writes it (``\\x1b``, ``\\u202e``), and nothing is lost.
+stays visible, escaped as Python writes it (``\x1b``, ``\u202e``), and nothing is lost.
 
-A backslash is left as it is, so ``\\x1b`` typed as four characters reads the same as
+A backslash is left as it is, so ``\x1b`` typed as four characters reads the same as
 an escaped ESC: the aim is a terminal nobody can take over, not a reversible encoding
 (``--format json`` is the lossless form).
 """

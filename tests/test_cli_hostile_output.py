@@ -101,12 +101,14 @@ def test_json_output_decodes_to_the_text_as_recorded(log: Path) -> None:
     assert shown["record"]["stream_id"] == HOSTILE_ID
 
 
-def test_error_line_is_one_line_escaped(log: Path) -> None:
-    """An error quoting what the user typed stays one line on stderr, nothing raw."""
-    done = sagalog("timeline", f"x\n{HOSTILE}", "--db", str(log))
+def test_error_line_is_one_line_escaped(tmp_path: Path) -> None:
+    """An error quoting what the user typed (here a log's path) stays one line, nothing raw."""
+    missing = tmp_path / f"x\n{HOSTILE}.db"
+    done = sagalog("list", "--db", str(missing))
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith("sagalog: error: ")
+    assert line.endswith(": no such log")
     assert "\\x1b[2J" in line
     assert RAW.search(line) is None
 

@@ -147,8 +147,8 @@ def failure_plan(arguments: argparse.Namespace) -> FailurePlan:
 
 MAX_ORDERS = 1_000_000
 """The most orders one ``order`` command places: about 14 records each, so 14 million
-records and, at a few thousand orders a second, minutes of work; more is a mistyped
-count (``--count 100000000`` would run for days), refused before the log is opened."""
+records; more is a mistyped count (``--count 100000000`` built 100 million ids before
+placing the first), refused before the log is opened."""
 
 
 def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
@@ -321,7 +321,7 @@ def submit_jobs(db: str, config: str | None, files: Sequence[str],
 
     settings = load_jobs_config(config, db)
     if max_payload_bytes is not None:
-        if not 0 < max_payload_bytes <= SQLITE_INTEGER_MAX:
+        if max_payload_bytes < 1:
             msg = f"--max-payload-bytes must be at least 1, not {max_payload_bytes}"
             raise SagalogError(msg)
         settings = settings.model_copy(update={"max_payload_bytes": max_payload_bytes})
@@ -611,7 +611,7 @@ def history(db: str, arguments: argparse.Namespace) -> int:
         from sagalog.sagas.catalog import definition_for  # the workflows: only these two need them
 
         definition = definition_for(timeline.entries[0].record.type)
-        print(write_report(arguments.html, render_html(timeline, definition, deaths)))
+        print(printable(write_report(arguments.html, render_html(timeline, definition, deaths))))
     elif command == "explain":
         from sagalog.sagas.catalog import definition_for
 
@@ -632,8 +632,8 @@ def bundle_run(db: str, arguments: argparse.Namespace) -> int:
     from sagalog.sagas.kinds import run_status_hooks
 
     load_message_types()
-    print(bundle(db, arguments.run_id, arguments.output, force=arguments.force,
-                 run_status=run_status_hooks()).line())
+    print(printable(bundle(db, arguments.run_id, arguments.output, force=arguments.force,
+                           run_status=run_status_hooks()).line()))
     return 0
 
 
@@ -1248,7 +1248,8 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
 SQLITE_INTEGER_MAX = 2**63 - 1
 """The largest number a log stores (SQLite's INTEGER); a larger position cannot exist."""
 NUMBER_FLAGS = {"position": "POSITION", "from_position": "--from", "to": "--to",
-                "count": "--count", "concurrency": "--concurrency", "limit": "--limit"}
+                "count": "--count", "concurrency": "--concurrency", "limit": "--limit",
+                "max_payload_bytes": "--max-payload-bytes"}
 """The integer arguments, by their ``argparse`` destination, as the user typed them."""
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shlex
 import shutil
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from sagalog import __version__
-from sagalog.events import SagalogError
+from sagalog.events import SagalogError, printable, printable_json
 from sagalog.sagas.kinds import KINDS, SAGA_NAMES
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class Console:
     def note(self, line: str) -> None:
         """Print ``sagalog: LINE`` on stderr, unless quiet."""
         if not self.quiet:
-            print(f"sagalog: {line}", file=sys.stderr, flush=True)
+            print(f"sagalog: {printable(line)}", file=sys.stderr, flush=True)
 
 
 CONSOLE = Console()
@@ -144,10 +145,20 @@ def failure_plan(arguments: argparse.Namespace) -> FailurePlan:
                        arguments.product_missing)
 
 
+MAX_ORDERS = 1_000_000
+"""The most orders one ``order`` command places: about 14 records each, so 14 million
+records; more is a mistyped count (``--count 100000000`` built 100 million ids before
+placing the first), refused before the log is opened."""
+
+
 def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
     """Place ``count`` orders, ``concurrency`` at a time; print each outcome or a summary."""
     if count < 1 or concurrency < 1:
         msg = "--count and --concurrency must be at least 1"
+        raise SagalogError(msg)
+    if count > MAX_ORDERS:
+        msg = (f"--count {count:,} is more orders than one command places ({MAX_ORDERS:,}); "
+               "run it several times")
         raise SagalogError(msg)
     from sagalog.actors import Ledger, Runtime
     from sagalog.sagas.orders import add_order_workflow, place_order, wait_for_terminals
@@ -158,12 +169,11 @@ def run_orders(db: str, count: int, concurrency: int, plan: FailurePlan) -> int:
         add_order_workflow(runtime, ledger, plan)
         start = runtime.store.last_position()
         batch = f"o{start + 1}"
-        ids = [f"{batch}-{n}" for n in range(1, count + 1)]
         progress = Progress("orders", count)
         outcomes: dict[str, str] = {}
         began = time.monotonic()
-        for first in range(0, count, concurrency):
-            chunk = ids[first : first + concurrency]
+        for first in range(1, count + 1, concurrency):  # the ids of one chunk at a time
+            chunk = [f"{batch}-{n}" for n in range(first, min(first + concurrency, count + 1))]
             for order_id in chunk:
                 place_order(runtime, order_id, plan=plan)  # the plan's decision goes too
             outcomes.update(wait_for_terminals(
@@ -286,7 +296,7 @@ def import_file(db: str, path: str) -> int:
     finally:
         if bars:
             bars[-1].done()
-    print(f"imported {result.added} new records of {result.lines} lines from {path}")
+    print(f"imported {result.added} new records of {result.lines} lines from {printable(path)}")
     return 0
 
 
@@ -300,24 +310,31 @@ def verify(db: str, format_: str = "text") -> int:
         progress = Progress("verifying", store.last_position())
         report_ = store.verify(progress.update)
     progress.done()
-    print(report_.json() if format_ == "json" else report_)
+    print(printable_json(report_.json()) if format_ == "json" else printable(report_))
     return 0 if report_.ok else 1
 
 
-def submit_jobs(db: str, config: str | None, files: Sequence[str]) -> int:
+def submit_jobs(db: str, config: str | None, files: Sequence[str],
+                max_payload_bytes: int | None = None) -> int:
     """Put each file's job message on the pending queue (the worker validates it)."""
     from sagalog.sagas.jobs import load_jobs_config, submit_job_files
 
-    ids = submit_job_files(db, files, load_jobs_config(config, db))
+    settings = load_jobs_config(config, db)
+    if max_payload_bytes is not None:
+        if max_payload_bytes < 1:
+            msg = f"--max-payload-bytes must be at least 1, not {max_payload_bytes}"
+            raise SagalogError(msg)
+        settings = settings.model_copy(update={"max_payload_bytes": max_payload_bytes})
+    ids = submit_job_files(db, files, settings)
     for file, correlation in zip(files, ids, strict=True):
-        print(f"submitted {file} as {correlation}")
+        print(f"submitted {printable(file)} as {printable(correlation)}")
     return 0
 
 
 def jobs_or_worker(db: str, arguments: argparse.Namespace) -> int:
     """``jobs submit`` or ``worker``."""
     if arguments.command == "jobs":
-        return submit_jobs(db, arguments.config, arguments.files)
+        return submit_jobs(db, arguments.config, arguments.files, arguments.max_payload_bytes)
     return worker(db, arguments.until_idle)
 
 
@@ -410,7 +427,7 @@ def master_pipeline(db: str, arguments: argparse.Namespace) -> int:
                                              on_record=tick)]
         progress.done()
     for summary in summaries:
-        print("\n".join(summary.lines()))
+        print("\n".join(map(printable, summary.lines())))
     return 0 if all(summary.status == "completed" for summary in summaries) else 1
 def etl(db: str, arguments: argparse.Namespace) -> int:
     """Run the ETL sources of a config (or finish interrupted runs); one line per source.
@@ -425,7 +442,7 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
     if arguments.manifest:
         require_log(db)
         with open_store(db, read_only=True) as store:
-            print("\n".join(manifest_lines(store)) or "the manifest is empty")
+            print("\n".join(map(printable, manifest_lines(store))) or "the manifest is empty")
         return 0
     if arguments.config is None and not arguments.resume:
         msg = "etl needs --config FILE (or --resume, or --manifest)"
@@ -437,7 +454,7 @@ def etl(db: str, arguments: argparse.Namespace) -> int:
         runtime = stack.enter_context(Runtime(db, role=WRITER_ROLE, owner="sagalog etl"))
         say_role(runtime, "running the ETL sources")
         add_etl_workflow(runtime)
-        show = lambda outcome: print(outcome.line(), flush=True)  # noqa: E731
+        show = lambda outcome: print(printable(outcome.line()), flush=True)  # noqa: E731
         if arguments.resume:
             outcomes = resume_etl(runtime, on_end=show)
             print(f"{len(outcomes)} interrupted sources finished")
@@ -569,8 +586,8 @@ def history(db: str, arguments: argparse.Namespace) -> int:
                 # the message types; on this path only are they loaded, and read again.
                 load_message_types()
                 runs, total = newest()
-        print(runs_json(runs, total) if arguments.format == "json"
-              else render_runs(runs, arguments.limit, total=total))
+        print(printable_json(runs_json(runs, total)) if arguments.format == "json"
+              else printable(render_runs(runs, arguments.limit, total=total), multiline=True))
         return 0
     from sagalog.sagas.history import (
         actor_deaths,
@@ -594,7 +611,7 @@ def history(db: str, arguments: argparse.Namespace) -> int:
         from sagalog.sagas.catalog import definition_for  # the workflows: only these two need them
 
         definition = definition_for(timeline.entries[0].record.type)
-        print(write_report(arguments.html, render_html(timeline, definition, deaths)))
+        print(printable(write_report(arguments.html, render_html(timeline, definition, deaths))))
     elif command == "explain":
         from sagalog.sagas.catalog import definition_for
 
@@ -615,8 +632,8 @@ def bundle_run(db: str, arguments: argparse.Namespace) -> int:
     from sagalog.sagas.kinds import run_status_hooks
 
     load_message_types()
-    print(bundle(db, arguments.run_id, arguments.output, force=arguments.force,
-                 run_status=run_status_hooks()).line())
+    print(printable(bundle(db, arguments.run_id, arguments.output, force=arguments.force,
+                           run_status=run_status_hooks()).line()))
     return 0
 
 
@@ -666,6 +683,13 @@ def _parse_time(text: str, flag: str = "--since") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _safe_writer(format_: str, write: Callable[[str], object]) -> Callable[[str], object]:
+    """``write``, given text with no raw control character (JSON stays JSON)."""
+    if format_ == "json":
+        return lambda text: write(printable_json(text))
+    return lambda text: write(printable(text, multiline=True))
+
+
 def check_what_if(db: str, arguments: argparse.Namespace) -> int:
     """Replay every saga's inputs through the current code; 1 if any decision would differ."""
     require_log(db)
@@ -675,7 +699,7 @@ def check_what_if(db: str, arguments: argparse.Namespace) -> int:
 
     with open_store(db, read_only=True, run_status=RUN_STATUS_HOOKS) as store:
         positions = source_positions(store)  # a bundle is replayed at its source positions
-        out = WhatIfPrinter(arguments.format, sys.stdout.write,
+        out = WhatIfPrinter(arguments.format, _safe_writer(arguments.format, sys.stdout.write),
                             None if positions is None else positions.range)
         last = store.last_position()
         progress = Progress("what-if", last if positions is None else positions.source(last))
@@ -708,8 +732,8 @@ def state_of_sagas(db: str, arguments: argparse.Namespace) -> int:
         rows = state_at(store, DEFINITIONS, position, progress.update,
                         configure=definition_of_run)
     progress.done()
-    print(states_json(rows, position) if arguments.format == "json"
-          else render_states(rows, position))
+    print(printable_json(states_json(rows, position)) if arguments.format == "json"
+          else printable(render_states(rows, position), multiline=True))
     return 0
 
 
@@ -724,7 +748,7 @@ def graph(_db: str, arguments: argparse.Namespace) -> int:
     text, warnings = mermaid_flowchart(definition)
     print(text, end="")
     for warning in warnings:
-        print(f"sagalog: warning: {warning}", file=sys.stderr)
+        print(f"sagalog: warning: {printable(warning)}", file=sys.stderr)
     return 0
 
 
@@ -850,8 +874,10 @@ HELP: dict[str, CommandHelp] = {
         "Puts each file's job message on the log's pending queue, one record per file, and "
         "prints the id each job got. Nothing runs yet: the worker validates and routes them, "
         "and a job it cannot route is rejected there, with the reason recorded. --config "
-        "names the jobs configuration (queue names, the jobs database, the indexers); "
-        "without it the defaults apply.",
+        "names the jobs configuration (queue names, the jobs database, the indexers, the "
+        "largest message accepted); without it the defaults apply. A file over the cap "
+        "(max_payload_bytes, 1 MiB unless the configuration or --max-payload-bytes says "
+        "otherwise) is refused before anything is written.",
         ("sagalog jobs submit docs/examples/jobs/custom-job.json",
          "sagalog jobs submit --config jobs.json a.json b.json --db app.db"),
         {0: "every file is on the queue", 2: BAD_INPUT, 130: INTERRUPTED},
@@ -1114,6 +1140,9 @@ def parser() -> argparse.ArgumentParser:
                                               title="commands", metavar="COMMAND"),
                           "jobs submit")
     submit.add_argument("--config", metavar="FILE", help="the jobs configuration (JSON)")
+    submit.add_argument("--max-payload-bytes", type=int, metavar="N",
+                        help="refuse a job message over N bytes (default: the config's "
+                             "max_payload_bytes, 1048576)")
     submit.add_argument("files", nargs="+", metavar="FILE", help="one job message (JSON) each")
     working = _add_command(commands, "worker")
     working.add_argument("--until-idle", action="store_true", help="exit once no work is left")
@@ -1216,12 +1245,42 @@ COMMANDS: dict[str, Callable[[str, argparse.Namespace], int]] = {
 """Each subcommand's function; no subcommand runs :func:`main_job`."""
 
 
+SQLITE_INTEGER_MAX = 2**63 - 1
+"""The largest number a log stores (SQLite's INTEGER); a larger position cannot exist."""
+NUMBER_FLAGS = {"position": "POSITION", "from_position": "--from", "to": "--to",
+                "count": "--count", "concurrency": "--concurrency", "limit": "--limit",
+                "max_payload_bytes": "--max-payload-bytes"}
+"""The integer arguments, by their ``argparse`` destination, as the user typed them."""
+
+
+def check_numbers(arguments: argparse.Namespace) -> None:
+    """Refuse, in one line, a number no log can hold or a limit that means nothing.
+
+    Python's integers have no bound, SQLite's do: ``show 99999999999999999999`` would
+    otherwise end in an ``OverflowError`` deep in the store.
+    """
+    for dest, flag in NUMBER_FLAGS.items():
+        value = getattr(arguments, dest, None)
+        if isinstance(value, int) and abs(value) > SQLITE_INTEGER_MAX:
+            msg = f"{flag} {value} is out of range (a log's numbers go up to {SQLITE_INTEGER_MAX})"
+            raise SagalogError(msg)
+    limit = getattr(arguments, "limit", None)
+    if limit is not None and limit < 0:
+        msg = f"--limit must be 0 (show all) or more, not {limit}"
+        raise SagalogError(msg)
+    idle = getattr(arguments, "idle_exit", None)
+    if idle is not None and not (math.isfinite(idle) and idle >= 0):
+        msg = f"--idle-exit takes a number of seconds, 0 or more, not {idle}"
+        raise SagalogError(msg)
+
+
 def dispatch(arguments: argparse.Namespace) -> int:
     """Run the chosen command."""
     command = COMMANDS.get(arguments.command or "")
     if arguments.db == "":  # SQLite would open a temporary database for ''
         msg = "the log's path is empty; name its file"
         raise SagalogError(msg)
+    check_numbers(arguments)
     if command is None:
         return main_job(arguments.db)
     return command(DEFAULT_DB if arguments.db is None else arguments.db, arguments)
@@ -1243,15 +1302,15 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
     try:
         return dispatch(arguments)
     except SagalogError as error:
-        print(f"sagalog: error: {error}", file=sys.stderr)
+        print(f"sagalog: error: {printable(error)}", file=sys.stderr)
         return 2
     except TimeoutError as error:
-        print(f"sagalog: error: {error}", file=sys.stderr)
+        print(f"sagalog: error: {printable(error)}", file=sys.stderr)
         return 3
     except BrokenPipeError:
         return 0
     except OSError as error:  # a folder it cannot write, a full disk: the path, no traceback
-        print(f"sagalog: error: {_os_error(error)}", file=sys.stderr)
+        print(f"sagalog: error: {printable(_os_error(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sagalog: interrupted", file=sys.stderr)

@@ -34,7 +34,7 @@ from sagalog.actors._jobs_search import (
 )
 from sagalog.actors._jobs_sqlite import JobsDatabaseError
 from sagalog.actors._outputs import Emit
-from sagalog.events import Envelope, Message
+from sagalog.events import Envelope, Message, SagalogError
 from sagalog.events.jobs import (
     IndexersFailed,
     IndexersRan,
@@ -56,6 +56,7 @@ __all__ = [
     "DataPipeline",
     "Fts5Indexer",
     "IndexerProtocol",
+    "JobPayloadTooLargeError",
     "JobRouter",
     "JobRow",
     "JobStatusService",
@@ -64,6 +65,7 @@ __all__ = [
     "Rejection",
     "SearchHit",
     "SearchIndexers",
+    "check_payload_size",
     "indexed",
     "job_stream",
     "search",
@@ -89,6 +91,33 @@ def job_stream(job_id: str) -> str:
 def start_queue(job: Job, config: JobsConfig) -> str:
     """The start queue a valid job is routed to, by its type."""
     return config.queues.custom_start if job.type == "custom" else config.queues.default_start
+
+
+class JobPayloadTooLargeError(SagalogError):
+    """A job message over the configured cap: refused at submit, nothing written."""
+
+    def __init__(self, source: str, size: int, cap: int) -> None:
+        self.source = source
+        self.size = size
+        """The message's size in bytes (at least this much, when it was not read whole)."""
+        self.cap = cap
+        super().__init__(
+            f"{source}: the job message is {size:,} bytes, over the cap of {cap:,} bytes "
+            "(max_payload_bytes in the jobs config, or jobs submit --max-payload-bytes)")
+
+
+def check_payload_size(source: str, raw: str | int, cap: int) -> None:
+    """Refuse a job message (its text, or its size in bytes) larger than ``cap`` bytes.
+
+    Raises:
+        JobPayloadTooLargeError: over the cap; the message names the size and the cap.
+
+    """
+    if isinstance(raw, str):
+        # Each character is at least one byte: a long text is refused without encoding it.
+        raw = len(raw) if len(raw) > cap else len(raw.encode("utf-8", "surrogatepass"))
+    if raw > cap:
+        raise JobPayloadTooLargeError(source, raw, cap)
 
 
 @dataclass(frozen=True, slots=True)

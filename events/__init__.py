@@ -17,6 +17,7 @@ from sagalog.events._errors import (
     UpcastError,
 )
 from sagalog.events._lazy import lazy_names
+from sagalog.events._text import mermaid_text, printable, printable_json
 
 if TYPE_CHECKING:
     from sagalog.events._envelope import ENVELOPE_FIELDS, Envelope, TMessage
@@ -45,8 +46,11 @@ __all__ = [
     "derived_event_id",
     "enable_logging",
     "encode",
+    "mermaid_text",
     "new_event_id",
     "new_event_ids",
+    "printable",
+    "printable_json",
     "registry",
     "upcaster",
     "uuid_from_bytes",

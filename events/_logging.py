@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from sagalog.events._text import printable
+
 if TYPE_CHECKING:
     from loguru import Record
 
@@ -35,7 +37,7 @@ NAMESPACE = "sagalog"
 
 _FORMAT = (
     "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
-    "<cyan>{name}</cyan>{extra[context]} - <level>{message}</level>"
+    "<cyan>{name}</cyan>{extra[context]} - <level>{extra[printable_message]}</level>"
 )
 
 _added: list[int] = []
@@ -45,9 +47,16 @@ logger.disable(NAMESPACE)
 
 
 def _context(record: Record) -> None:
+    """Set the bound context and the message, each escaped for a terminal.
+
+    A job's source or a server's error text may hold escape sequences (see
+    :mod:`sagalog.events._text`).
+    """
     extras = record["extra"]
-    shown = " ".join(f"{key}={extras[key]}" for key in sorted(extras) if key != "context")
+    shown = " ".join(f"{key}={printable(extras[key])}" for key in sorted(extras)
+                     if key not in ("context", "printable_message"))
     extras["context"] = f" [{shown}]" if shown else ""
+    extras["printable_message"] = printable(record["message"], multiline=True)
 
 
 def enable_logging(sink: Any = None, level: str = "INFO") -> int | None:  # noqa: ANN401 - any loguru sink

@@ -120,6 +120,9 @@ class JobQueues(BaseModel):
 
 
 DEFAULT_QUEUES = JobQueues()
+DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+"""The largest job message accepted by default: 1 MiB (a job names its documents, it
+does not carry them). A 20 MB message cost 80 MB of log and 490 MB of memory."""
 
 
 class JobsFailureInjection(BaseModel):
@@ -148,6 +151,8 @@ class JobsConfig(BaseModel):
     indexers: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["fts5"])
     """The search indexers a default job runs, by name, in order."""
     failure_injection: JobsFailureInjection = JobsFailureInjection()
+    max_payload_bytes: Annotated[int, Field(gt=0)] = DEFAULT_MAX_PAYLOAD_BYTES
+    """The largest job message ``submit`` accepts, in bytes of UTF-8 (default 1 MiB)."""
 
 
 # -- the orchestrator's input and decisions -----------------------------------------------

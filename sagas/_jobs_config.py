@@ -7,7 +7,8 @@ The file is JSON; every key is optional::
       "jobs_db": "jobs.db",
       "search_index": "search.db",
       "indexers": ["fts5"],
-      "failure_injection": {"pipeline_fails": []}
+      "failure_injection": {"pipeline_fails": []},
+      "max_payload_bytes": 1048576
     }
 
 Relative paths are relative to the file's directory, and are made absolute here, so the

@@ -28,9 +28,11 @@ from sagalog.actors import Runtime
 from sagalog.actors.jobs import (
     DataPipeline,
     IndexerProtocol,
+    JobPayloadTooLargeError,
     JobRouter,
     JobStatusService,
     SearchIndexers,
+    check_payload_size,
     job_stream,
 )
 from sagalog.events import Event, SagalogError
@@ -58,6 +60,7 @@ from sagalog.store import EventStoreProtocol, open_store
 __all__ = [
     "JOBS_TERMINAL_TYPES",
     "JOB_SAGA",
+    "JobPayloadTooLargeError",
     "JobsConfigError",
     "add_jobs_workflow",
     "jobs_summary",
@@ -197,7 +200,7 @@ def _correlation(raw: str) -> str:
     """
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: the router says so
         data = None
     job_id = data.get("job_id") if isinstance(data, dict) else None
     if isinstance(job_id, str) and re.fullmatch(JOB_ID_PATTERN, job_id):
@@ -206,7 +209,14 @@ def _correlation(raw: str) -> str:
 
 
 def submit_job(store: EventStoreProtocol, raw: str, source: str, config: JobsConfig) -> str:
-    """Put one raw job message on the pending queue; return its correlation id."""
+    """Put one raw job message on the pending queue; return its correlation id.
+
+    Raises:
+        JobPayloadTooLargeError: ``raw`` is over ``config.max_payload_bytes``; nothing is
+            written.
+
+    """
+    check_payload_size(source, raw, config.max_payload_bytes)
     correlation = _correlation(raw)
     store.append(config.queues.pending, [JobSubmitted(raw=raw, source=source, config=config)],
                  correlation_id=correlation)
@@ -220,11 +230,14 @@ def submit_job_files(db: str, files: Sequence[str | Path], config: JobsConfig) -
 
     Raises:
         SagalogError: a file cannot be read as UTF-8 text (named).
+        JobPayloadTooLargeError: a file is over ``config.max_payload_bytes`` (its size is
+            checked before it is read).
 
     """
     payloads: list[tuple[str, str]] = []
     for file in files:
         try:
+            check_payload_size(str(file), Path(file).stat().st_size, config.max_payload_bytes)
             payloads.append((Path(file).read_text(encoding="utf-8"), str(file)))
         except (OSError, UnicodeDecodeError) as error:
             raise SagalogError(f"{file}: cannot read the job message ({error})") from None

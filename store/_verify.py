@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sagalog.events import printable
 from sagalog.store._chain import GENESIS, record_hash
 
 __all__ = ["VerifyReport", "verify_rows"]
@@ -61,7 +62,10 @@ def verify_rows(
                     f"positions jump from {expected_position - 1} to {position}: "
                     "records are missing", quick_check,
                 )
-            computed = record_hash(previous, *row[:10])
+            columns = _text(row)
+            if isinstance(columns, str):
+                return _broken(count, position, columns, quick_check)
+            computed = record_hash(previous, *columns)
             if computed != row[10]:
                 return _broken(
                     count, position,
@@ -81,6 +85,27 @@ def verify_rows(
     return VerifyReport(
         ok=True, records=count, first_bad_position=None, problem=None, quick_check=quick_check
     )
+
+
+_TEXT = {1: "stream_id", 4: "type", 6: "recorded_at", 7: "correlation_id", 9: "data"}
+"""The text columns of a stored row, by index (a backend may hand them over as bytes)."""
+
+
+def _text(row: Sequence[Any]) -> list[Any] | str:
+    """The row's ten envelope columns, its text decoded; or what is wrong with them."""
+    columns = list(row[:10])
+    for index, name in _TEXT.items():
+        value = columns[index]
+        if not isinstance(value, bytes):
+            continue
+        try:
+            columns[index] = value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            near = value[max(error.start - 20, 0) : error.start + 20]
+            return (f"its {name} is not UTF-8 text (byte {error.start} of {len(value)}: the "
+                    "file was damaged or edited outside sagalog), near "
+                    f"'{printable(near.decode('utf-8', 'backslashreplace'))}'")
+    return columns
 
 
 def _broken(count: int, position: int, problem: str, quick_check: str) -> VerifyReport:

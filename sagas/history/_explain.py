@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from sagalog.events import Command
+from sagalog.events import Command, printable, printable_json
 from sagalog.sagas._state import SagaState, decide
 
 if TYPE_CHECKING:
@@ -77,26 +77,28 @@ class Explanation:
 
     def text(self) -> str:
         """The decisions in words, one paragraph per decision."""
-        title = f"{self.saga} {self.run_id}" if self.saga else f"run {self.run_id}"
-        lines = [f"{title}: {self.status}" + (f" ({self.reason})" if self.reason else "")]
+        run_id = printable(self.run_id)
+        title = f"{self.saga} {run_id}" if self.saga else f"run {run_id}"
+        lines = [f"{title}: {self.status}" + (f" ({printable(self.reason)})" if self.reason
+                                               else "")]
         if not self.decisions:
             lines.append("  no saga decisions recorded for this run")
         for decision in self.decisions:
-            lines.append(f"  pos {decision.position}: {decision.reason}")
+            lines.append(f"  pos {decision.position}: {printable(decision.reason)}")
             for command in decision.commands:
-                answer = ", ".join(f"{a.type} (pos {a.position}, {a.actor})"
+                answer = ", ".join(f"{printable(a.type)} (pos {a.position}, {printable(a.actor)})"
                                    for a in command.answers)
-                lines.append(f"      -> {command.type} (pos {command.position})"
+                lines.append(f"      -> {printable(command.type)} (pos {command.position})"
                              + (f" -> {answer}" if answer else
                                 " -> no answer recorded" if command.expects_answer else ""))
-        lines += [f"  {step.step} was never started"
+        lines += [f"  {printable(step.step)} was never started"
                   + (", so there was nothing to undo" if step.nothing_to_undo else "")
                   for step in self.never_started]
         return "\n".join(lines)
 
     def json(self) -> str:
         """One JSON document (``explain --format json``): this dataclass's fields as keys."""
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+        return printable_json(json.dumps(asdict(self), indent=2, ensure_ascii=False))
 
 
 def explain(timeline: Timeline, definition: SagaDefinition | None = None) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from sagalog.events import mermaid_text, printable
 from sagalog.sagas._definition import ForEach, Step
 
 if TYPE_CHECKING:
@@ -46,8 +47,8 @@ def mermaid_flowchart(definition: SagaDefinition) -> tuple[str, list[str]]:
     """The definition as a Mermaid ``flowchart``, and the warnings of :func:`uncompensated`."""
     warnings = uncompensated(definition)
     lines = ["flowchart TD",
-             f"  %% saga {definition.name}: {len(definition.stages)} stages",
-             *(f"  %% warning: {warning}" for warning in warnings),
+             f"  %% saga {printable(definition.name)}: {len(definition.stages)} stages",
+             *(f"  %% warning: {printable(warning)}" for warning in warnings),
              f'  start(["{_label(definition.start.message_type)}"])']
     entries = [_entry(index, stage) for index, stage in enumerate(definition.stages)]
     entries.append("done")
@@ -92,30 +93,34 @@ def _stage(box: str, index: int, stage: Stage) -> list[str]:
         if isinstance(step, Step) and step.compensation is not None:
             undo = f"{_id(step.name)}_undo"
             done = _events("done", step.compensated)
-            lines.append(f'    {undo}[/"{_label("undo " + step.name)}{done}"/]')
+            lines.append(f'    {undo}[/"undo {_label(step.name)}{done}"/]')
             lines.append(f"    {_id(step.name)} -.->|compensate| {undo}")
     lines.append("  end")
     return lines
 
 
 def _node(step: Step | ForEach) -> str:
-    text = step.name
+    # Each line is escaped on its own: the <br/> between them is the chart's markup.
+    lines = [_label(step.name)]
     if isinstance(step, ForEach):
-        text += f"<br/>for each item, at most {step.concurrency} at once"
-    text += _events("ok", step.succeeded) + _events("fails", step.failed)
+        lines.append(f"for each item, at most {step.concurrency} at once")
+    text = _BREAK.join(lines) + _events("ok", step.succeeded) + _events("fails", step.failed)
     if isinstance(step, Step) and step.ends_saga is not None:
-        text += "<br/>its failure ends the saga"
+        text += f"{_BREAK}its failure ends the saga"
     if step.retry.attempts > 1:
-        text += f"<br/>{step.retry.attempts} tries"
+        text += f"{_BREAK}{step.retry.attempts} tries"
     if step.timeout is not None:
-        text += f"<br/>timeout {step.timeout:g} s"
+        text += f"{_BREAK}timeout {step.timeout:g} s"
     shape = ('[["', '"]]') if isinstance(step, ForEach) else ('["', '"]')
-    return f"{_id(step.name)}{shape[0]}{_label(text)}{shape[1]}"
+    return f"{_id(step.name)}{shape[0]}{text}{shape[1]}"
+
+
+_BREAK = "<br/>"
 
 
 def _events(what: str, kinds: tuple[type, ...]) -> str:
-    names = [getattr(kind, "message_type", kind.__name__) for kind in kinds]
-    return f"<br/>{what}: {', '.join(names)}" if names else ""
+    names = [_label(getattr(kind, "message_type", kind.__name__)) for kind in kinds]
+    return f"{_BREAK}{what}: {', '.join(names)}" if names else ""
 
 
 def _id(name: str) -> str:
@@ -124,5 +129,5 @@ def _id(name: str) -> str:
 
 
 def _label(text: str) -> str:
-    """Text safe inside a quoted Mermaid label."""
-    return text.replace('"', "#quot;")
+    """Text safe inside a quoted Mermaid label (see :func:`sagalog.events.mermaid_text`)."""
+    return mermaid_text(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from sagalog.events import printable, printable_json
 from sagalog.sagas.history._errors import PositionOutOfRangeError
 
 if TYPE_CHECKING:
@@ -42,19 +43,20 @@ def show(store: LogReaderProtocol, position: int) -> str:
     record = chain[0]
     lines = [
         f"position     {record.position}",
-        f"type         {record.type} (version {record.version})",
-        f"stream       {record.stream_id} (version {record.stream_version})",
+        f"type         {printable(record.type)} (version {record.version})",
+        f"stream       {printable(record.stream_id)} (version {record.stream_version})",
         f"event id     {record.event_id}",
         f"recorded at  {record.recorded_at.isoformat()}",
-        f"correlation  {record.correlation_id or '-'}",
+        f"correlation  {printable(record.correlation_id or '-')}",
         f"caused by    {record.causation_id or '- (appended from outside)'}",
         "data",
-        *("  " + line for line in json.dumps(record.data.model_dump(mode="json"),
-                                            indent=2, ensure_ascii=False).splitlines()),
+        *("  " + printable(line) for line in json.dumps(record.data.model_dump(mode="json"),
+                                                       indent=2, ensure_ascii=False).split("\n")),
     ]
     if len(chain) > 1:
         lines.append("causal chain (root last)")
-        lines += [f"  <- {cause.position:>8}  {cause.type}  ({cause.stream_id})"
+        lines += [f"  <- {cause.position:>8}  {printable(cause.type)}  "
+                  f"({printable(cause.stream_id)})"
                   for cause in chain[1:]]
     elif record.causation_id is not None:
         lines.append("causal chain: its cause is not in this log")
@@ -72,7 +74,7 @@ def show_json(store: LogReaderProtocol, position: int) -> str:
     """
     chain = causal_chain(store, position)
     record = chain[0]
-    return json.dumps({
+    return printable_json(json.dumps({
         "record": {
             "position": record.position, "stream_id": record.stream_id,
             "stream_version": record.stream_version, "event_id": str(record.event_id),
@@ -86,4 +88,4 @@ def show_json(store: LogReaderProtocol, position: int) -> str:
                     "stream_id": cause.stream_id, "event_id": str(cause.event_id)}
                    for cause in chain[1:]],
         "complete": chain[-1].causation_id is None,
-    }, indent=2, ensure_ascii=False)
+    }, indent=2, ensure_ascii=False))

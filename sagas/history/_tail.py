@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
-from sagalog.events import SagalogError, derived_event_id
+from sagalog.events import SagalogError, derived_event_id, printable
 from sagalog.events import registry as default_registry
 from sagalog.sagas.history._producers import EXTERNAL, TIMERS, UNKNOWN
 from sagalog.sagas.history._timeline import Entry
@@ -47,7 +47,6 @@ POLL_S = 0.1
 _PAGE = 500
 _SPARE_INDEXES = 8  # an actor's outputs of one cause seen before the tail started
 _CACHE_LIMIT = 200_000  # derived ids remembered (about 40 MB at most)
-_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r"})
 
 
 class LogFollower:
@@ -160,10 +159,11 @@ def tail_line(record: Envelope[Message], actor: str) -> str:
     A decision's summary is its rule and reason; other data is cut to about 70 characters.
     """
     moment = record.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    # A field's text may hold line breaks (a config, a traceback): one record, one line.
-    summary = Entry(record, actor, None).summary().translate(_ONE_LINE)
-    return (f"{record.position:>8}  {moment}  {record.stream_id}  {actor}  "
-            f"{record.type}: {summary}")
+    # A field's text may hold line breaks (a config, a traceback) or a terminal's escape
+    # sequences (anything appended from outside): one record, one line, shown escaped.
+    summary = Entry(record, actor, None).summary()
+    return (f"{record.position:>8}  {moment}  {printable(record.stream_id)}  "
+            f"{printable(actor)}  {printable(record.type)}: {summary}")
 
 
 def fit_width(line: str, columns: int) -> str:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sagalog.events import mermaid_text, printable, printable_json
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.history._errors import UnknownRunError
 from sagalog.sagas.history._producers import EXTERNAL, producers
@@ -47,9 +48,9 @@ class Entry:
         """The record's data in one short line."""
         decision = self.decision
         if decision is not None:
-            return _one_line(f"[{decision.rule}] {decision.reason}")
+            return printable(f"[{decision.rule}] {decision.reason}")
         fields = self.record.data.model_dump(mode="json")
-        text = _one_line(", ".join(f"{key}={_short(value)}" for key, value in fields.items()))
+        text = printable(", ".join(f"{key}={_short(value)}" for key, value in fields.items()))
         return text if len(text) <= _SUMMARY_WIDTH else text[: _SUMMARY_WIDTH - 1] + "…"
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,11 +67,6 @@ class Entry:
             "reason": decision.reason if decision else None,
             "data": self.record.data.model_dump(mode="json"),
         }
-
-
-def _one_line(text: str) -> str:
-    """``text`` with its line breaks escaped, so one record stays one line."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _short(value: object) -> str:
@@ -97,22 +93,23 @@ class Timeline:
 
     def text(self) -> str:
         """A readable table: offset from the start, position, actor, message, reason."""
-        width = max(len(entry.actor) for entry in self.entries)
-        lines = [(f"run {self.run_id}: {len(self.entries)} records, "
+        actors = [printable(entry.actor) for entry in self.entries]
+        width = max(len(actor) for actor in actors)
+        lines = [(f"run {printable(self.run_id)}: {len(self.entries)} records, "
                  f"{self.started.isoformat(timespec='milliseconds')} to "
                  f"{self.ended.isoformat(timespec='milliseconds')}")]
-        for entry in self.entries:
+        for entry, actor in zip(self.entries, actors, strict=True):
             offset = (entry.record.recorded_at - self.started).total_seconds()
             cause = f" <- {entry.cause}" if entry.cause else ""
-            lines.append(f"  +{offset:8.3f}s  {entry.record.position:>8}  {entry.actor:<{width}}  "
-                         f"{entry.record.type}{cause}: {entry.summary()}")
+            lines.append(f"  +{offset:8.3f}s  {entry.record.position:>8}  {actor:<{width}}  "
+                         f"{printable(entry.record.type)}{cause}: {entry.summary()}")
         return "\n".join(lines)
 
     def json(self) -> str:
         """The timeline as one JSON document."""
-        return json.dumps({"run_id": self.run_id,
-                           "entries": [entry.to_dict() for entry in self.entries]},
-                          ensure_ascii=False, indent=1)
+        return printable_json(json.dumps(
+            {"run_id": self.run_id, "entries": [entry.to_dict() for entry in self.entries]},
+            ensure_ascii=False, indent=1))
 
     def mermaid(self) -> str:
         """A Mermaid sequence diagram: actors write to streams (queues), actors consume.
@@ -135,26 +132,19 @@ class Timeline:
             actor, stream = alias(entry.actor), alias(entry.record.stream_id)
             decision = entry.decision
             if decision is not None:
-                body.append(f"    Note over {actor}: {_mermaid_text(decision.rule)}: "
-                            f"{_mermaid_text(decision.reason)}")
+                body.append(f"    Note over {actor}: {mermaid_text(decision.rule)}: "
+                            f"{mermaid_text(decision.reason)}")
                 continue
             body.append(f"    {actor}->>{stream}: {entry.record.position} "
-                        f"{_mermaid_text(entry.record.type)}")
+                        f"{mermaid_text(entry.record.type)}")
             body.extend(f"    {stream}-->>{alias(consumer)}: consume"
                         for consumer in consumers.get(entry.record.position, []))
         head = ["sequenceDiagram"]
         streams = {entry.record.stream_id for entry in self.entries}
         for name, key in names.items():
             kind = "actor" if name == EXTERNAL and name not in streams else "participant"
-            head.append(f"    {kind} {key} as {_mermaid_text(name)}")
+            head.append(f"    {kind} {key} as {mermaid_text(name)}")
         return "\n".join(head + body)
-
-
-def _mermaid_text(text: str) -> str:
-    """Text safe inside a Mermaid label (no line breaks, statement or entity marks)."""
-    for bad, good in (("\n", " "), (";", ","), ("#", "no. ")):
-        text = text.replace(bad, good)
-    return text
 
 
 def read_timeline(store: LogReaderProtocol, run_id: str) -> Timeline:

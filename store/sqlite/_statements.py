@@ -21,6 +21,7 @@ __all__ = [
     "correlation_page",
     "page",
     "raw_page",
+    "stored_bytes_page",
     "stream_page",
     "stream_version",
 ]
@@ -55,6 +56,20 @@ def page(from_position: int, limit: int, names: list[str] | None) -> Statement:
 def raw_page(from_position: int, limit: int) -> Statement:
     """Up to ``limit`` stored rows (the envelope columns, then ``hash``)."""
     return _RAW, (_sql_int(from_position), limit)
+
+
+_TEXT_COLUMNS = ("stream_id", "type", "recorded_at", "correlation_id", "data")
+_BYTES = (f"SELECT {', '.join(f'CAST({c} AS BLOB)' if c in _TEXT_COLUMNS else c for c in COLUMNS.split(', '))}"  # noqa: E501, S608
+          ", hash FROM events WHERE position >= ? ORDER BY position LIMIT ?")
+
+
+def stored_bytes_page(from_position: int, limit: int) -> Statement:
+    """As :func:`raw_page`, the text columns as their stored bytes (for ``verify``).
+
+    Python's sqlite3 refuses a text column that is not UTF-8 with an error quoting the
+    damaged bytes and naming no record; read as bytes, ``verify`` names the position.
+    """
+    return _BYTES, (_sql_int(from_position), limit)
 
 
 def stream_page(stream_id: str, from_version: int, limit: int) -> Statement:

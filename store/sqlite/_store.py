@@ -588,7 +588,7 @@ class SqliteEventStore:
         def pages() -> Iterator[list[RawRecord]]:
             position = 1
             while True:
-                rows = self.read_raw(position, READ_PAGE * 5)
+                rows = self._run(sql.stored_bytes_page(position, READ_PAGE * 5))
                 if not rows:
                     return
                 yield rows

@@ -35,6 +35,7 @@ from typing import Any
 
 from loguru import logger
 
+from sagalog.actors._pipeline_lock import phase_lock
 from sagalog.events.pipeline import (
     HealingAction,
     LoadData,
@@ -124,13 +125,18 @@ class DataLoader:
     def load(self, command: LoadData, key: str) -> LoaderFinished | LoaderFailed:
         """Load the dataset of ``command`` (``key``: the command's event id)."""
         run = _Run(command, key, Path(command.config.target_db_path))
-        log = logger.bind(actor=LOADER_AGENT, saga=command.run_id)
-        done = self._recorded(run, key)
+        run.target.parent.mkdir(parents=True, exist_ok=True)
+        with phase_lock(run.target, key, actor=LOADER_AGENT, saga=command.run_id):
+            return self._load_once(run)
+
+    def _load_once(self, run: _Run) -> LoaderFinished | LoaderFailed:
+        """The load, with the target's lock held: answered from history if it is there."""
+        log = logger.bind(actor=LOADER_AGENT, saga=run.command.run_id)
+        done = self._recorded(run, run.key)
         if done is not None:
             self._drop_stale_marker(run)
-            log.info("load {} already recorded in load_history; not loading again", key)
+            log.info("load {} already recorded in load_history; not loading again", run.key)
             return done
-        run.target.parent.mkdir(parents=True, exist_ok=True)
         self._prepare(run)
         try:
             tables = self._annotations(run)

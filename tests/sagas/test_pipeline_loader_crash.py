@@ -41,8 +41,9 @@ def load_killed_after_record(project: Path, key: str) -> None:
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # blocks until the child records, or dies
-        assert line == "recorded\n", (line, proc.communicate(timeout=DEADLINE_S)[1])
+        # Each readline blocks until the child prints (a log line, or "recorded") or dies.
+        lines = iter(proc.stdout.readline, "")
+        assert "recorded\n" in lines, proc.communicate(timeout=DEADLINE_S)[1]
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=DEADLINE_S) == -signal.SIGKILL
     finally:

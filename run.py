@@ -297,6 +297,12 @@ def import_file(db: str, path: str) -> int:
         if bars:
             bars[-1].done()
     print(f"imported {result.added} new records of {result.lines} lines from {printable(path)}")
+    if result.checkpoints:
+        print(f"moved {result.checkpoints} checkpoints: the log's workers resume where the "
+              "exported log's were")
+    if result.checkpoints_left:
+        print(f"checkpoints not carried: {printable(result.checkpoints_left)}; a worker "
+              "here handles the imported commands again")
     return 0
 
 

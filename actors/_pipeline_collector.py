@@ -11,6 +11,9 @@ is FAILED.
 Crash safety: the manifest names the command's event id, so a re-run of a command whose
 collection completed answers from the manifest; a re-run of an interrupted one finds no
 manifest and keeps the backup it made before (it never backs up a partial ``newest``).
+Each collection holds ``DataCollector.lock`` beside the directory (see
+:mod:`._pipeline_lock`), so a second handler of the same command waits, then answers from
+the manifest.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from loguru import logger
 
+from sagalog.actors._pipeline_lock import phase_lock
 from sagalog.actors._pipeline_schema import SchemaFileError, TableSpec, check_source, read_schemas
 from sagalog.events.pipeline import CollectData, CollectorFinished, HealingAction, PhaseError
 
@@ -86,9 +90,15 @@ class DataCollector:
 
     def collect(self, command: CollectData, key: str) -> CollectorFinished:
         """Collect the sources of ``command`` (``key``: the command's event id)."""
-        config = command.config
-        out = Path(config.default_dir) / COLLECTOR_AGENT
+        out = Path(command.config.default_dir) / COLLECTOR_AGENT
         run = _Run(command, key, out / "newest", out / "backup")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with phase_lock(out, key, actor=COLLECTOR_AGENT, saga=command.run_id):
+            return self._collect_once(run)
+
+    def _collect_once(self, run: _Run) -> CollectorFinished:
+        """The collection, with the output's lock held: answered from the manifest if done."""
+        command, key, config = run.command, run.key, run.command.config
         log = logger.bind(actor=COLLECTOR_AGENT, saga=command.run_id)
         done = _read_manifest(run.newest)
         if done is not None and done.get("event_id") == key:

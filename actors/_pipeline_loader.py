@@ -9,7 +9,11 @@ half-loaded target is left; it is recorded with its status.
 Exactly once: a finished load is recorded in the target's ``load_history`` table, keyed
 by the command's event id, in the same database it changed; a re-run of that command
 answers from there and loads nothing. A crash mid-load leaves the marker: the next run
-restores the backup first (never backing up a half-loaded target) and loads again.
+restores the backup first (never backing up a half-loaded target) and loads again. A
+crash after the ``load_history`` commit but before the marker is removed leaves a stale
+marker: its key is in ``load_history``, so the load it marks is complete. It is removed
+and the load kept; restoring the backup there would undo a committed load and erase its
+``load_history`` row.
 
 The annotations file maps each table to its collected file (relative to ``default_dir``)
 and optionally its key columns::
@@ -31,6 +35,7 @@ from typing import Any
 
 from loguru import logger
 
+from sagalog.actors._pipeline_lock import phase_lock
 from sagalog.events.pipeline import (
     HealingAction,
     LoadData,
@@ -120,12 +125,18 @@ class DataLoader:
     def load(self, command: LoadData, key: str) -> LoaderFinished | LoaderFailed:
         """Load the dataset of ``command`` (``key``: the command's event id)."""
         run = _Run(command, key, Path(command.config.target_db_path))
-        log = logger.bind(actor=LOADER_AGENT, saga=command.run_id)
-        done = self._recorded(run)
-        if done is not None:
-            log.info("load {} already recorded in load_history; not loading again", key)
-            return done
         run.target.parent.mkdir(parents=True, exist_ok=True)
+        with phase_lock(run.target, key, actor=LOADER_AGENT, saga=command.run_id):
+            return self._load_once(run)
+
+    def _load_once(self, run: _Run) -> LoaderFinished | LoaderFailed:
+        """The load, with the target's lock held: answered from history if it is there."""
+        log = logger.bind(actor=LOADER_AGENT, saga=run.command.run_id)
+        done = self._recorded(run, run.key)
+        if done is not None:
+            self._drop_stale_marker(run)
+            log.info("load {} already recorded in load_history; not loading again", run.key)
+            return done
         self._prepare(run)
         try:
             tables = self._annotations(run)
@@ -140,19 +151,37 @@ class DataLoader:
         log.info("loaded {} tables, {} rows into {}", run.loaded, run.rows, run.target)
         return result
 
-    def _recorded(self, run: _Run) -> LoaderFinished | None:
+    def _recorded(self, run: _Run, key: str) -> LoaderFinished | None:
+        """The recorded result of the load keyed ``key`` into the target, or None."""
         if not run.target.exists():
             return None
         with _connect(run.target) as connection:
             try:
                 row = connection.execute("SELECT result FROM load_history WHERE event_id = ?",
-                                         (run.key,)).fetchone()
+                                         (key,)).fetchone()
             except sqlite3.OperationalError:  # no load_history yet: nothing was loaded
                 return None
         return None if row is None else LoaderFinished.model_validate_json(row[0])
 
+    def _drop_stale_marker(self, run: _Run) -> None:
+        """Remove a marker whose load is recorded in ``load_history``: that load finished.
+
+        Only the crash window between the ``load_history`` commit and the unlink leaves
+        one. The target then holds that committed load, and is the last good one.
+        """
+        try:
+            marked = run.marker.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        if marked and self._recorded(run, marked) is not None:
+            logger.bind(actor=LOADER_AGENT, saga=run.command.run_id).info(
+                "the marker of load {} is stale (its load is recorded); keeping that load",
+                marked)
+            run.marker.unlink()
+
     def _prepare(self, run: _Run) -> None:
         """Keep the last good target (or heal an interrupted load), then mark the load."""
+        self._drop_stale_marker(run)
         if run.marker.exists():
             run.healing.append(self._restore(run, "an interrupted load"))
         elif run.target.exists():

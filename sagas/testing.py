@@ -119,6 +119,8 @@ def load_jsonl(path: str | Path) -> list[Envelope[Message]]:
     for _, line in json_lines(path):  # lines end at "\n" only, as an export writes them
         if line.strip():
             raw = json.loads(line)
+            if "kind" in raw:  # a checkpoint line, after the records of a whole export
+                continue
             message = registry.decode(raw["type"], raw["version"], json.dumps(raw["data"]),
                                       position=raw.get("position"), stream_id=raw["stream_id"])
             records.append(Envelope(

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         StoreError,
         UnreadableLogError,
         WorkerBusyError,
+        WrongExpectedPositionError,
         WrongExpectedVersionError,
     )
     from sagalog.store._expected import (
@@ -115,6 +116,7 @@ __all__ = [
     "VerifyReport",
     "WorkerBusyError",
     "WriterStats",
+    "WrongExpectedPositionError",
     "WrongExpectedVersionError",
     "check_writable",
     "export_lines",
@@ -141,7 +143,7 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
                     "ReadOnlyLogError", "ReadOnlyStoreError", "SchemaVersionError",
                     "StorageFaultError", "StorageIOError", "StoreClosedError",
                     "StoreError", "UnreadableLogError", "WorkerBusyError",
-                    "WrongExpectedVersionError"),
+                    "WrongExpectedPositionError", "WrongExpectedVersionError"),
         "_expected": ("ANY", "NO_STREAM", "STREAM_EXISTS", "ExpectedVersion", "StreamState"),
         "_ids": ("MAX_ID_LENGTH",),
         "sqlite._schema": ("SCHEMA_VERSION",),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_checkpoint",
     "check_event_id",
+    "check_expected_position",
     "check_limit",
     "check_metadata",
     "check_number",
@@ -41,6 +42,15 @@ def check_checkpoint(checkpoint: Checkpoint | tuple[object, object]) -> Checkpoi
     from sagalog.store._append import Checkpoint  # noqa: PLC0415 - writers only: pydantic
 
     return Checkpoint(name, position)
+
+
+def check_expected_position(position: object) -> int | None:
+    """``position`` if it is None or an int >= 0 (where ``append_stream`` expects the end)."""
+    if position is not None and (
+            not isinstance(position, int) or isinstance(position, bool) or position < 0):
+        msg = f"expected_position must be None or an int >= 0, not {position!r}"
+        raise StoreError(msg)
+    return position
 
 
 def check_event_id(value: object) -> bytes:

@@ -307,12 +307,16 @@ class EventStoreProtocol(LogReaderProtocol, Protocol):
         batches: Iterable[Sequence[AppendRequest]],
         *,
         checkpoints: dict[str, int] | None = None,
+        expected_position: int | None = None,
     ) -> int:
         """Append every batch in ONE transaction (an import); all or nothing.
 
         Returns how many records were new. ``checkpoints`` move in the same transaction.
         ``batches`` is iterated on the caller's thread: anything it raises, Ctrl-C
-        included, rolls the transaction back and is raised here.
+        included, rolls the transaction back and is raised here. With
+        ``expected_position``, the log must end there when the transaction begins, or
+        nothing is written (:class:`WrongExpectedPositionError`): positions computed
+        before the import (an import's checkpoints) are then the ones the records take.
         """
         ...
 

@@ -27,6 +27,7 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "UnreadableLogError",
+    "WrongExpectedPositionError",
     "WrongExpectedVersionError",
 ]
 
@@ -60,6 +61,22 @@ class WrongExpectedVersionError(StoreError):
         super().__init__(
             f"append to stream {stream_id!r} expected {expected}, but the stream {now}; "
             "nothing was written"
+        )
+
+
+class WrongExpectedPositionError(StoreError):
+    """The log does not end where an ``append_stream`` expected; nothing was written.
+
+    An import that carries checkpoints expects an empty log (position 0): its records
+    then take positions 1..N, which its checkpoints were computed for.
+    """
+
+    def __init__(self, expected: int, actual: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"the append expected the log to end at position {expected}, but it ends at "
+            f"{actual} (another process appended meanwhile?); nothing was written"
         )
 
 

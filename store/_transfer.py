@@ -7,6 +7,11 @@ record this code cannot decode still exports. Its text is UTF-8, not escaped, so
 may hold U+2028, U+2029 or U+0085, which ``str.splitlines`` takes for line breaks: a
 JSON Lines file is split on "\n" only (:func:`json_lines`).
 
+A whole export (no filter, from position 1) ends with one line per subscriber's
+checkpoint (export format 2, see :mod:`._carry`); an import into an empty log moves
+those checkpoints in its own transaction, so a worker on the restored log does not
+handle its commands again. A file without them (format 1) imports as it always did.
+
 Import keeps stream ids, versions, event ids, correlation and causation; positions and
 times are the target log's. It is all or nothing, and streams: a first pass checks every
 line and keeps none (before the log is opened, so a refused file creates no log), then a
@@ -32,6 +37,12 @@ from uuid import UUID
 
 from sagalog.events import ENVELOPE_FIELDS, MessageError, Registry, encode
 from sagalog.store._append import AppendRequest
+from sagalog.store._carry import (
+    CarriedCheckpoint,
+    ExportedCheckpoints,
+    carry_refusal,
+    parse_checkpoint,
+)
 from sagalog.store._errors import (
     EventIdConflictError,
     InvalidStreamIdError,
@@ -73,6 +84,8 @@ class ImportLine:
     correlation_id: str | None
     causation_id: UUID | None
     message: Message
+    position: int | None = None
+    """The record's position in the log it was exported from, if the line gives one."""
 
 
 def export_lines(
@@ -90,11 +103,17 @@ def export_lines(
     without parsing it: that round trip was two thirds of the cost of a line.
     ``bench/history_bench.py`` (1,000,000 records): 42,000 lines/s before, 110,000-118,000 after.
     (Building the lines in SQL with ``json_quote`` and ``||`` measured 1.7x slower.)
+
+    A whole export (no ``keep``, from position 1) ends with the log's checkpoints, one
+    line each (export format 2, see :mod:`._carry`); a partial one holds records only.
     """
     position = max(from_position, 1)
+    marks = ExportedCheckpoints(store.checkpoints()) if keep is None and position == 1 else None
     count = 0
     while True:
         rows = store.read_raw(position, _PAGE)
+        if marks is not None:
+            marks.see(rows)
         if keep is None:
             yield from map(_line, rows)
         else:
@@ -106,8 +125,10 @@ def export_lines(
         if progress is not None:
             progress(count)
         if len(rows) < _PAGE:
-            return
+            break
         position = rows[-1][0] + 1
+    if marks is not None:
+        yield from marks.lines()
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -200,32 +221,51 @@ def json_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
 
 def parse_lines(lines: Iterable[str], registry: Registry) -> list[ImportLine]:
-    """Check every line; raise :class:`ImportFileError` naming the first bad one."""
+    """Check every line; raise :class:`ImportFileError` naming the first bad one.
+
+    Returns the records; checkpoint lines are checked, then left out (see :func:`import_file`).
+    """
     return list(_parsed(enumerate(lines, start=1), registry))
 
 
 def _parsed(numbered: Iterable[tuple[int, str]], registry: Registry,
-            path: str | Path | None = None) -> Generator[ImportLine, None, None]:
-    """Each non-blank line checked, as it is read; the first bad one raises."""
+            path: str | Path | None = None,
+            checkpoints: list[CarriedCheckpoint] | None = None,
+            ) -> Generator[ImportLine, None, None]:
+    """Each non-blank record line checked, as it is read; the first bad line raises.
+
+    Checkpoint lines are checked too, and added to ``checkpoints`` if it is given.
+    """
     for number, text in numbered:
         if text.strip():
-            yield _parse(number, text, registry, path)
+            parsed = _parse(number, text, registry, path)
+            if isinstance(parsed, ImportLine):
+                yield parsed
+            elif checkpoints is not None:
+                checkpoints.append(parsed)
 
 
-def _parse(number: int, text: str, registry: Registry, path: str | Path | None) -> ImportLine:
+def _parse(number: int, text: str, registry: Registry,
+           path: str | Path | None) -> ImportLine | CarriedCheckpoint:
     try:
         return _checked(number, text, registry, path)
     except RecursionError:  # json.loads of [[[[...: a traceback rather than an error
         raise ImportFileError(number, "nested too deeply to read", path) from None
 
 
-def _checked(number: int, text: str, registry: Registry, path: str | Path | None) -> ImportLine:
+def _checked(number: int, text: str, registry: Registry,
+             path: str | Path | None) -> ImportLine | CarriedCheckpoint:
     try:
         record = json.loads(text)
     except ValueError as error:
         raise ImportFileError(number, f"not JSON ({error})", path) from None
     if not isinstance(record, dict):
         raise ImportFileError(number, "not a JSON object", path)
+    if "kind" in record:  # not a record: a checkpoint line of a whole export
+        try:
+            return parse_checkpoint(number, record)
+        except ValueError as error:
+            raise ImportFileError(number, str(error), path) from None
     missing = [key for key in ENVELOPE_FIELDS if key not in record and key != "position"]
     if missing:
         raise ImportFileError(number, f"missing {', '.join(missing)}", path)
@@ -249,7 +289,9 @@ def _checked(number: int, text: str, registry: Registry, path: str | Path | None
         raise ImportFileError(number, str(error), path) from None
     except (ValueError, TypeError) as error:
         raise ImportFileError(number, f"bad field ({error})", path) from None
-    return ImportLine(number, stream_id, version, event_id, correlation, causation, message)
+    position = record.get("position")
+    return ImportLine(number, stream_id, version, event_id, correlation, causation, message,
+                      position if isinstance(position, int) else None)
 
 
 def import_lines(
@@ -258,6 +300,8 @@ def import_lines(
     progress: Callable[[int], None] | None = None,
     *,
     path: str | Path | None = None,
+    checkpoints: dict[str, int] | None = None,
+    expected_position: int | None = None,
 ) -> int:
     """Append the checked lines in one transaction, a batch at a time; return how many are new.
 
@@ -265,6 +309,9 @@ def import_lines(
     written, and anything it raises (Ctrl-C included) rolls the whole import back.
     ``progress`` is called with the number of lines handed to the store so far, after
     each batch; ``path`` is the file the lines come from, named by an error.
+    ``checkpoints`` and ``expected_position`` go to :meth:`append_stream`: the
+    checkpoints move in the import's transaction, if the log ends at
+    ``expected_position`` when it begins.
     """
     current: list[ImportLine] = []  # the batch being written, to name the line that fails
     done = 0
@@ -282,7 +329,8 @@ def import_lines(
                 progress(done)
 
     try:
-        return store.append_stream(batches())
+        return store.append_stream(batches(), checkpoints=checkpoints,
+                                   expected_position=expected_position)
     except (WrongExpectedVersionError, EventIdConflictError) as error:
         index = error.write_index
         line = current[index].line if index is not None and index < len(current) else 0
@@ -295,7 +343,11 @@ class ImportResult(NamedTuple):
     added: int
     """Records appended (lines already in the log, identically, are not appended twice)."""
     lines: int
-    """Records the file holds (its non-blank lines)."""
+    """Records the file holds (its non-blank record lines)."""
+    checkpoints: int = 0
+    """Checkpoints of the file moved in the log (see :mod:`._carry`)."""
+    checkpoints_left: str | None = None
+    """Why the file's checkpoints were not carried, if it has some and they were not."""
 
 
 def import_file(
@@ -315,23 +367,75 @@ def import_file(
     ``progress`` is called with ``("checking", lines, None)`` during the first pass and
     ``("importing", lines, total)`` during the second.
 
+    The file's checkpoint lines (a whole export's) move the log's checkpoints in the same
+    transaction when the log is empty (a restore); otherwise the records are imported
+    without them, and the result says why (see :mod:`._carry`).
+
     Raises:
         ImportFileError: a line is wrong or conflicts with the log (naming it and the
             file); nothing was imported.
+        WrongExpectedPositionError: checkpoints were to be carried into an empty log, and
+            another process appended to it meanwhile; nothing was imported.
         StoreError: the file cannot be read, or the log cannot be opened or written.
 
     """
     from sagalog.store._factory import open_store  # noqa: PLC0415 - it imports the backends
 
+    total, whole, checkpoints = _check_file(path, registry, progress)
+    with contextlib.closing(_parsed(json_lines(path), registry, path)) as lines, \
+            open_store(target, registry=registry, run_status=run_status) as store:
+        refusal = carry_refusal(checkpoints, whole=whole, last_position=store.last_position())
+        carried = [] if refusal is not None else checkpoints
+        added = import_lines(
+            store, _matching(lines, carried, path) if carried else lines,
+            None if progress is None else lambda n: progress("importing", n, total),
+            path=path, checkpoints={mark.name: mark.position for mark in carried},
+            expected_position=0 if carried else None)
+    if added == 0:  # nothing new: nothing will be handled again, whatever the checkpoints
+        refusal = None
+    return ImportResult(added, total, len(carried), refusal)
+
+
+def _check_file(
+    path: str | Path, registry: Registry,
+    progress: Callable[[str, int, int | None], None] | None,
+) -> tuple[int, bool, list[CarriedCheckpoint]]:
+    """The first pass: how many records, whether they are at positions 1..N, the checkpoints."""
+    checkpoints: list[CarriedCheckpoint] = []
     total = 0
-    for total, _ in enumerate(_parsed(json_lines(path), registry, path), start=1):
+    whole = True
+    for total, line in enumerate(_parsed(json_lines(path), registry, path, checkpoints),
+                                 start=1):
+        whole = whole and line.position == total
         if progress is not None and total % _BATCH == 0:
             progress("checking", total, None)
     if progress is not None:
         progress("checking", total, None)
-    with contextlib.closing(_parsed(json_lines(path), registry, path)) as lines, \
-            open_store(target, registry=registry, run_status=run_status) as store:
-        added = import_lines(
-            store, lines, None if progress is None else lambda n: progress("importing", n, total),
-            path=path)
-    return ImportResult(added, total)
+    seen: dict[str, int] = {}
+    for mark in checkpoints:
+        if mark.name in seen:
+            raise ImportFileError(mark.line, f"checkpoint {mark.name!r} is also on line "
+                                             f"{seen[mark.name]}", path)
+        seen[mark.name] = mark.line
+        if whole and mark.position > total:
+            raise ImportFileError(mark.line, f"checkpoint {mark.name!r} is at position "
+                                             f"{mark.position}, past the file's last record "
+                                             f"({total})", path)
+    return total, whole, checkpoints
+
+
+def _matching(lines: Iterable[ImportLine], checkpoints: list[CarriedCheckpoint],
+              path: str | Path) -> Iterator[ImportLine]:
+    """``lines``, checking that each checkpoint's position holds the record it names.
+
+    Read inside the import's transaction: a mismatch raises, and nothing is imported.
+    """
+    at = {mark.position: mark for mark in checkpoints}
+    for ordinal, line in enumerate(lines, start=1):
+        mark = at.get(ordinal)
+        if mark is not None and mark.event_id != line.event_id:
+            raise ImportFileError(mark.line, f"checkpoint {mark.name!r} names event "
+                                             f"{mark.event_id} at position {mark.position}, "
+                                             f"but the record there (line {line.line}) is "
+                                             f"{line.event_id}", path)
+        yield line

@@ -112,9 +112,13 @@ def _shown(out: str, _outputs: Path, log: Log) -> None:
 
 
 def _exported(out: str, _outputs: Path, log: Log) -> None:
-    lines = _lines(out)
-    assert len(lines) == log.records
-    assert json.loads(lines[-1])["position"] == log.records
+    lines = [json.loads(line) for line in _lines(out)]
+    records = [line for line in lines if "kind" not in line]  # then the checkpoint lines
+    assert len(records) == log.records
+    assert records[-1]["position"] == log.records
+    marks = lines[len(records):]
+    assert marks
+    assert all(line["kind"] == "checkpoint" for line in marks)
 
 
 def _verified(out: str, _outputs: Path, log: Log) -> None:

@@ -28,6 +28,7 @@ from sagalog.store._append import AppendRequest, Checkpoint, prepare
 from sagalog.store._blocking import SyncSubscription
 from sagalog.store._checks import (
     check_checkpoint,
+    check_expected_position,
     check_limit,
     check_metadata,
     check_number,
@@ -40,6 +41,7 @@ from sagalog.store._errors import (
     StoreClosedError,
     StoreError,
     WorkerBusyError,
+    WrongExpectedPositionError,
 )
 from sagalog.store._expected import ANY, ExpectedVersion
 from sagalog.store._ids import check_id
@@ -252,6 +254,7 @@ class MemoryEventStore:
         batches: Iterable[Sequence[AppendRequest]],
         *,
         checkpoints: dict[str, int] | None = None,
+        expected_position: int | None = None,
     ) -> int:
         """Append every batch in ONE transaction (an import); all or nothing.
 
@@ -260,14 +263,19 @@ class MemoryEventStore:
         conflict stops the reading at once. Then all are committed together, with
         ``checkpoints`` moved (never backwards). Anything ``batches`` raises, or any
         append that fails its checks, writes nothing. Returns how many records were new.
+        With ``expected_position``, the log must end there once its lock is held, or
+        nothing is written (:class:`WrongExpectedPositionError`).
         """
         self._check_writable()
         if checkpoints is not None and not isinstance(checkpoints, Mapping):
             msg = f"checkpoints must map names to positions, not {type(checkpoints).__name__}"
             raise StoreError(msg)
         moves = [check_checkpoint(item) for item in (checkpoints or {}).items()]
+        expected = check_expected_position(expected_position)
         with self._log.locked():
             self._check_open()
+            if expected is not None and self._log.head != expected:
+                raise WrongExpectedPositionError(expected, self._log.head)
             transaction = self._begin()
             for batch in batches:
                 pending = self._pending(batch, None)

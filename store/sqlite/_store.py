@@ -33,6 +33,7 @@ from uuid import UUID
 from sagalog.store._checks import (
     check_checkpoint,
     check_event_id,
+    check_expected_position,
     check_limit,
     check_metadata,
     check_number,
@@ -317,6 +318,7 @@ class SqliteEventStore:
         batches: Iterable[Sequence[AppendRequest]],
         *,
         checkpoints: dict[str, int] | None = None,
+        expected_position: int | None = None,
     ) -> int:
         """Append every batch in ONE transaction, reading the batches as it goes (an import).
 
@@ -327,15 +329,18 @@ class SqliteEventStore:
         transaction. Returns how many records were written (a record already stored under
         its event id, identically, is not written again). ``batches`` is iterated on the
         caller's thread, a batch or two ahead of the writer: interrupted (Ctrl-C) wherever
-        it waits, even on a pipe that never ends, the transaction is rolled back.
+        it waits, even on a pipe that never ends, the transaction is rolled back. With
+        ``expected_position``, the log must end there once the write lock is held, or
+        nothing is written (:class:`WrongExpectedPositionError`).
         """
         from sagalog.store.sqlite._handoff import Handoff  # noqa: PLC0415 - imports only
 
         writer = self._writing()
         checked = dict(check_checkpoint((name, position))
                        for name, position in (checkpoints or {}).items())
+        expected = check_expected_position(expected_position)
         handoff = Handoff()
-        future = writer.stream(handoff.pendings(), checked)
+        future = writer.stream(handoff.pendings(), checked, expected)
         future.add_done_callback(lambda _answered: handoff.writer_stopped())
         try:
             for batch in batches:

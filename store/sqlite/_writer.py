@@ -40,7 +40,12 @@ import sagalog.events._logging  # noqa: F401 - silent until the app turns logs o
 from sagalog.events import Envelope, Message, Registry
 from sagalog.store._chain import GENESIS
 from sagalog.store._contract import RunStatusHook
-from sagalog.store._errors import ReadOnlyStoreError, StoreClosedError, StoreError
+from sagalog.store._errors import (
+    ReadOnlyStoreError,
+    StoreClosedError,
+    StoreError,
+    WrongExpectedPositionError,
+)
 from sagalog.store._resolve import BatchState, Pending, Row, resolve
 from sagalog.store._signal import CommitSignal
 from sagalog.store.sqlite._opening import connect, prepare
@@ -254,7 +259,8 @@ class Writer:
             raise
 
     def stream(self, pendings: Iterable[Pending],
-               checkpoints: dict[str, int] | None = None) -> Future[int]:
+               checkpoints: dict[str, int] | None = None,
+               expected_position: int | None = None) -> Future[int]:
         """Append every one of ``pendings`` in ONE transaction, taking them as it goes.
 
         What an import needs: all or nothing, as one append is, without holding every
@@ -264,14 +270,16 @@ class Writer:
         future's exception. Appends queued meanwhile wait behind it (SQLite's write lock
         would hold them anyway). After the commit, subscriptions are woken to scan the
         log: nothing is pushed to them, since the records are not kept. The future's
-        result is how many records were written.
+        result is how many records were written. With ``expected_position``, the log's
+        last position is checked once the write lock is held, before anything is written.
         """
         self._check_open()
         self._check_writable()
-        return self.run(functools.partial(self._stream, pendings, checkpoints or {}))
+        return self.run(functools.partial(self._stream, pendings, checkpoints or {},
+                                          expected_position))
 
     def _stream(self, pendings: Iterable[Pending], checkpoints: dict[str, int],
-                connection: sqlite3.Connection | None) -> int:
+                expected_position: int | None, connection: sqlite3.Connection | None) -> int:
         if connection is None:
             msg = "the event store is closed"
             raise StoreClosedError(msg)
@@ -280,6 +288,7 @@ class Writer:
                 _begin(connection)
             if self._version < SCHEMA_VERSION:
                 self._version = _upgrade(connection)
+            _check_head(connection, expected_position)
             recorded_at = self._now()
             written, types = _write_stream(connection, pendings, recorded_at, self.runs)
             if checkpoints:
@@ -506,6 +515,18 @@ def _begin(connection: sqlite3.Connection) -> None:
             time.sleep(min(0.01 * 2**attempt, 1.0))
         else:
             return
+
+
+def _check_head(connection: sqlite3.Connection, expected: int | None) -> None:
+    """Raise :class:`WrongExpectedPositionError` unless the log ends at ``expected``.
+
+    None expects nothing: any end will do.
+    """
+    if expected is None:
+        return
+    actual = int(connection.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+    if actual != expected:
+        raise WrongExpectedPositionError(expected, actual)
 
 
 def _write_stream(

@@ -361,8 +361,11 @@ RESUME_DEADLINE_S = 15.0  # a resume of 20 orders takes about a second
 @dataclass(frozen=True)
 class FullRun:
     lines: list
+    """The export's record lines."""
     outcomes: dict
     """order id -> (terminal type, compensated steps or None)."""
+    checkpoint_lines: list
+    """The lines a whole export ends with: one per actor's checkpoint."""
 
 
 def outcomes(db):
@@ -401,7 +404,10 @@ def full_run(tmp_path_factory):
     kinds = Counter(kind for kind, _ in ended.values())
     assert kinds["OrderCompleted"], kinds
     assert kinds["OrderFailed"], kinds
-    return FullRun(exported.stdout.split("\n")[:-1], ended)  # JSON Lines: \n only
+    lines = exported.stdout.split("\n")[:-1]  # JSON Lines: \n only
+    records = [line for line in lines if not line.startswith('{"kind":"checkpoint"')]
+    assert records == lines[:len(records)], "checkpoint lines come after the records"
+    return FullRun(records, ended, lines[len(records):])
 
 
 def same_append(this, then):
@@ -470,7 +476,8 @@ def test_log_imported_from_a_prefix_of_an_export_resumes_to_the_full_runs_end(
     """A log imported from a prefix of an export and resumed ends each order as the full run did."""
     length = prefix_length(full_run.lines, which)
     prefix = full_run.lines[:length]
-    (tmp_path / "prefix.jsonl").write_text("\n".join(prefix) + "\n")
+    ends = full_run.checkpoint_lines if which == "whole-export" else []  # the export itself
+    (tmp_path / "prefix.jsonl").write_text("\n".join(prefix + ends) + "\n")
     imported = cli("import", "--db", "b.db", "prefix.jsonl", cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
     assert f"imported {length} new records" in imported.stdout

@@ -139,7 +139,7 @@ def test_an_export_with_line_break_characters_imports_back_whole(tmp_path: Path)
     assert "\u2028" in text
     assert len(text.splitlines()) > len(lines), "splitlines would break these lines"
     result = import_file(tmp_path / "b.db", tmp_path / "a.jsonl", registry)
-    assert result == (len(LINE_BREAKERS), len(LINE_BREAKERS))
+    assert (result.added, result.lines) == (len(LINE_BREAKERS), len(LINE_BREAKERS))
     with open_store(tmp_path / "b.db", read_only=True) as store:
         texts = [record.data.text for record in store.read_all()]  # type: ignore[attr-defined]
     assert texts == [f"before{char}after" for char in LINE_BREAKERS]

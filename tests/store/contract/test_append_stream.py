@@ -15,6 +15,7 @@ from sagalog.store import (
     EventIdConflictError,
     EventStoreProtocol,
     StoreError,
+    WrongExpectedPositionError,
     WrongExpectedVersionError,
 )
 from tests.store.contract.support import deposits
@@ -129,3 +130,28 @@ def test_later_batches_see_the_streams_earlier_batches_wrote(store: EventStorePr
         [AppendRequest("s", deposits(1), expected_version=2)],
     ]) == 3
     assert [r.stream_version for r in store.read_stream("s")] == [1, 2, 3]
+
+
+def test_append_stream_with_an_expected_position_writes_only_where_the_log_ends_there(
+        store: EventStoreProtocol) -> None:
+    """An import whose checkpoints were computed for an empty log expects position 0:
+    one record appended meanwhile, and nothing of it is written, checkpoints included."""
+    store.append("meanwhile", deposits(1))
+
+    with pytest.raises(WrongExpectedPositionError) as caught:
+        store.append_stream(batches(2, 5), checkpoints={"import": 10}, expected_position=0)
+
+    assert (caught.value.expected, caught.value.actual) == (0, 1)
+    assert store.last_position() == 1
+    assert store.checkpoints() == {}
+    assert store.append_stream(batches(2, 5), checkpoints={"import": 11},
+                               expected_position=1) == 10
+    assert store.checkpoints() == {"import": 11}
+
+
+@pytest.mark.parametrize("position", [-1, True, "0", 1.0])
+def test_append_stream_refuses_an_expected_position_that_is_not_a_count(
+        store: EventStoreProtocol, position: object) -> None:
+    with pytest.raises(StoreError, match="expected_position must be None or an int >= 0"):
+        store.append_stream(batches(1, 1), expected_position=position)  # type: ignore[arg-type]
+    assert store.last_position() == 0

@@ -355,7 +355,7 @@ PREFIX_SEED = 20240926
 PREFIX_ORDERS = 20
 PREFIX_RATE = 0.3
 PREFIX_PLAN_SEED = 5
-RESUME_DEADLINE_S = 15.0  # a resume of 20 orders takes about a second
+RESUME_DEADLINE_S = 90.0  # a hang guard: a resume of 20 orders takes about a second
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pytest
 
 from sagalog.store import (
     DiskFullError,
+    EventStoreProtocol,
     StorageFaultError,
     StorageIOError,
     open_store,
@@ -30,21 +31,29 @@ def disk(tmp_path: Path) -> Iterator[Path]:
         yield folder
 
 
+def append_until_full(store: EventStoreProtocol) -> tuple[list[str], DiskFullError]:
+    """Append 2 KB records until the disk is full: the acknowledged ones, and the error."""
+    acknowledged: list[str] = []
+    for number in range(10_000):
+        try:
+            store.append(f"s-{number % 7}", [Note(text=f"{number:05}" + "x" * 2000)])
+        except DiskFullError as error:
+            return acknowledged, error
+        acknowledged.append(f"{number:05}")
+    pytest.fail("10,000 appends of 2 KB did not fill a 512 KiB disk")
+
+
 def test_appending_until_the_disk_is_full_loses_nothing_acknowledged(disk: Path) -> None:
     """Appends fill the disk: DiskFullError naming the log; every acknowledged record
     stays; once space is freed the log verifies and appends go on."""
     log = disk / "log.db"
     filler = fill_disk(disk, leave=160 * 1024)  # room for a log and a few records
-    acknowledged: list[str] = []
     with open_store(log) as store:
-        with pytest.raises(DiskFullError) as raised:
-            for number in range(10_000):
-                store.append(f"s-{number % 7}", [Note(text=f"{number:05}" + "x" * 2000)])
-                acknowledged.append(f"{number:05}")
+        acknowledged, full = append_until_full(store)
         assert acknowledged, "the disk filled before the first append: leave more room"
-        assert str(log) in str(raised.value)
-        assert "the disk is full" in str(raised.value)
-        assert raised.value.path == str(log)
+        assert str(log) in str(full)
+        assert "the disk is full" in str(full)
+        assert full.path == str(log)
         kept = [record.data.text[:5] for record in store.read_all()]  # type: ignore[attr-defined]
         assert kept == acknowledged
         filler.unlink()
@@ -96,7 +105,7 @@ def test_the_worker_lock_on_a_full_disk_is_a_disk_full_error_naming_it(disk: Pat
 def test_a_system_error_is_classified_by_its_errno(disk: Path) -> None:
     """ENOSPC is a full disk, EIO an I/O error, anything else not a fault at all."""
     fill_disk(disk)
-    with pytest.raises(OSError) as no_space:  # noqa: PT011 - the errno is checked below
+    with pytest.raises(OSError) as no_space:
         (disk / "more").write_bytes(b"x" * 8192)
     assert no_space.value.errno == errno.ENOSPC
     full = storage_fault(no_space.value, "writing", path=disk / "more")  # write() names none

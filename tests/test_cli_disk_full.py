@@ -112,3 +112,15 @@ def test_orders_that_fill_the_disk_midway_end_with_one_line(disk: Path, source: 
     fill_disk(disk, leave=160 * 1024)
     result = cli("order", "--count", "100", "--db", "app.db", cwd=disk)
     assert_one_line_disk_full(result, disk / "app.db")
+
+
+def test_export_into_a_file_on_a_full_disk_says_the_disk_is_full(
+        disk: Path, source: Path) -> None:
+    """stdout redirected to a full disk: one line saying so (the system names no file)."""
+    fill_disk(disk)
+    with (disk / "out.jsonl").open("w") as out:
+        result = subprocess.run([sys.executable, RUN, "-q", "export", "--db", str(source)],
+                                stdout=out, stderr=subprocess.PIPE, text=True,
+                                timeout=TIME_LIMIT_S, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "sagalog: error: the disk is full (No space left on device)\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import math
 import os
 import shlex
@@ -1330,10 +1331,13 @@ def _os_error(error: OSError) -> str:
         _source, target, why = failures[0]
         more = f" (and {len(failures) - 1} more files)" if len(failures) > 1 else ""
         return f"{target}: {str(why).split(': ', 1)[0]}{more}"
+    why = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):  # say what to do about it: make room
+        why = f"the disk is full ({why})"
     if error.filename is None:
-        return str(error)
+        return why if error.errno in (errno.ENOSPC, errno.EDQUOT) else str(error)
     paths = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
-    return f"{paths}: {error.strerror or error}"
+    return f"{paths}: {why}"
 
 
 QUIET_COMMANDS = frozenset({"export", "list", "graph"})

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sagalog.actors._errors import ActorRuntimeError
-from sagalog.actors._local_db import set_wal, write_transaction
+from sagalog.actors._local_db import faults_typed, set_wal, write_transaction
 
 __all__ = ["JobsDatabaseError", "connect", "transaction", "translated"]
 
@@ -27,9 +27,14 @@ class JobsDatabaseError(ActorRuntimeError):
 
 @contextmanager
 def translated(path: str | Path, what: str) -> Iterator[None]:
-    """Turn a ``sqlite3`` error into a :class:`JobsDatabaseError` naming ``path``."""
+    """Turn a ``sqlite3`` error into a :class:`JobsDatabaseError` naming ``path``.
+
+    A full disk or an I/O error is the store's :class:`DiskFullError` /
+    :class:`StorageIOError` instead (see :func:`faults_typed`).
+    """
     try:
-        yield
+        with faults_typed(path, what):
+            yield
     except sqlite3.Error as error:
         raise JobsDatabaseError(f"{path}: {what} failed: {error}") from error
 

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from sagalog.actors._errors import ActorRuntimeError
-from sagalog.actors._local_db import set_wal, write_transaction
+from sagalog.actors._local_db import faults_typed, set_wal, write_transaction
 from sagalog.store import check_writable
 
 __all__ = ["Ledger", "LedgerEntry", "LedgerError"]
@@ -139,8 +139,10 @@ class Ledger:
 
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
+        """A full disk or an I/O error as the store's typed fault; else a LedgerError."""
         try:
-            yield
+            with faults_typed(self.path, f"the ledger: {what}"):
+                yield
         except sqlite3.Error as error:
             raise LedgerError(f"ledger {self.path}: {what} failed: {error}") from error
 

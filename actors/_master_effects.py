@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sagalog.actors._local_db import write_transaction
+from sagalog.actors._local_db import faults_typed, write_transaction
 
 __all__ = ["EffectRecord", "EffectScope", "apply_once", "effect_rows", "warehouse_connection"]
 
@@ -74,14 +74,18 @@ class EffectScope:
 
 @contextlib.contextmanager
 def warehouse_connection(path: str | Path) -> Iterator[sqlite3.Connection]:
-    """An autocommit connection to the warehouse (WAL, 30 s busy timeout), closed after."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-    try:
-        connection.execute("PRAGMA journal_mode = WAL")
-        yield connection
-    finally:
-        connection.close()
+    """An autocommit connection to the warehouse (WAL, 30 s busy timeout), closed after.
+
+    A full disk or an I/O error in the block is the store's typed fault naming the file.
+    """
+    with faults_typed(path, "the warehouse"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            yield connection
+        finally:
+            connection.close()
 
 
 def apply_once(
@@ -94,8 +98,10 @@ def apply_once(
         details)`` when the key was recorded before.
 
     Raises:
-        Exception: whatever ``action`` raised; the transaction is rolled back and nothing
-            is recorded.
+        DiskFullError, StorageIOError: the disk is full, or an I/O error (the action's
+            too); nothing is recorded.
+        Exception: whatever else ``action`` raised; the transaction is rolled back and
+            nothing is recorded.
 
     """
     with warehouse_connection(warehouse) as connection:

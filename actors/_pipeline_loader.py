@@ -35,6 +35,7 @@ from typing import Any
 
 from loguru import logger
 
+from sagalog.actors._local_db import raise_if_fault
 from sagalog.actors._pipeline_lock import phase_lock
 from sagalog.events.pipeline import (
     HealingAction,
@@ -217,6 +218,7 @@ class DataLoader:
         except FileNotFoundError:
             raise _LoadError(table, "FILE_NOT_FOUND", f"{source}: no such file") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
+            raise_if_fault(error, source, "reading a collected file")  # EIO: not a parse error
             raise _LoadError(table, "PARSE_ERROR", f"{source}: {error!r}") from None
         key = [str(column) for column in spec.get("key", [])]
         names = ", ".join(_quote(column) for column in columns)
@@ -232,6 +234,7 @@ class DataLoader:
                     [tuple(row.get(column) for column in columns) for row in rows],
                 )
         except sqlite3.Error as error:
+            raise_if_fault(error, run.target, f"loading {table}")  # a full disk: no failed load
             kind = "INTEGRITY_ERROR" if isinstance(error, sqlite3.IntegrityError) else "LOAD_ERROR"
             raise _LoadError(table, kind, f"{table}: {error}") from None
         run.loaded += 1
@@ -259,6 +262,7 @@ class DataLoader:
                 run.target.unlink(missing_ok=True)
                 detail = f"removed {run.target} after {why}: there was no target before"
         except (OSError, sqlite3.Error) as error:
+            raise_if_fault(error, run.target, "restoring the backup")  # a full disk: retry
             logger.bind(actor=LOADER_AGENT, saga=run.command.run_id).error(
                 "could not restore {}: {!r}", run.target, error)
             return HealingAction(scale="database", status="FAILED",

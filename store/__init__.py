@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         StreamState,
     )
     from sagalog.store._factory import Durability, open_store, parse_target
+    from sagalog.store._faults import storage_fault
     from sagalog.store._ids import MAX_ID_LENGTH
     from sagalog.store._subscription import Subscription
     from sagalog.store._transfer import (
@@ -127,6 +128,7 @@ __all__ = [
     "parse_lines",
     "parse_target",
     "read_only_uri",
+    "storage_fault",
 ]
 
 if not TYPE_CHECKING:  # type checkers read the imports above, and see no __getattr__
@@ -144,6 +146,7 @@ if not TYPE_CHECKING:  # type checkers read the imports above, and see no __geta
                     "StorageFaultError", "StorageIOError", "StoreClosedError",
                     "StoreError", "UnreadableLogError", "WorkerBusyError",
                     "WrongExpectedPositionError", "WrongExpectedVersionError"),
+        "_faults": ("storage_fault",),
         "_expected": ("ANY", "NO_STREAM", "STREAM_EXISTS", "ExpectedVersion", "StreamState"),
         "_ids": ("MAX_ID_LENGTH",),
         "sqlite._schema": ("SCHEMA_VERSION",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -270,3 +271,52 @@ def _drain(streams: dict[int, list[bytes]], deadline: float) -> None:
                 streams[fd].append(chunk)
             else:
                 del streams[fd]
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "512k") -> Iterator[Path]:
+    """A tmpfs of ``size`` on ``folder`` for the ``with`` block: a disk that fills up.
+
+    Skips the test, saying why, when mounting is not allowed here (not root, a container
+    without the right). Unmounted afterwards, also when the block fails.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder))
+    except MountRefusedError as error:
+        pytest.skip(f"cannot mount a small tmpfs here for a full disk ({error})")
+    try:
+        yield folder
+    finally:
+        _umount(folder)
+
+
+def fill_disk(folder: Path, *, leave: int = 0) -> Path:
+    """Fill the file system holding ``folder`` with a file, up to ``leave`` bytes free.
+
+    Returns the filler: delete it to free the space again. Written in 4 KiB pages (what
+    tmpfs allocates) until the target or ENOSPC, whichever comes first.
+    """
+    filler = folder / "filler"
+    stats = os.statvfs(folder)
+    wanted = max(stats.f_bavail * stats.f_frsize - leave, 0)
+    page = b"\0" * 4096
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        written = 0
+        while written < wanted:
+            try:
+                written += os.write(descriptor, page[: min(4096, wanted - written)])
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                break
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def free_bytes(folder: Path) -> int:
+    """Bytes this user may still write on the file system holding ``folder``."""
+    stats = os.statvfs(folder)
+    return stats.f_bavail * stats.f_frsize

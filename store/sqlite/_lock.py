@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sagalog.store._errors import WorkerBusyError
+from sagalog.store._faults import storage_fault
 from sagalog.store.sqlite._access import check_writable
 
 __all__ = ["file_lock", "memory_lock"]
@@ -34,11 +35,13 @@ def file_lock(path: str, owner: str) -> Iterator[None]:
     Raises:
         WorkerBusyError: another runtime holds it; names the log, the PID and the owner.
         ReadOnlyLogError: the log cannot be written where it lies, so neither can its lock.
+        DiskFullError, StorageIOError: the lock file could not be written.
 
     """
     check_writable(path)
     lock = Path(f"{path}.worker.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    with _faults_typed(lock, "creating the worker lock"):
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -50,11 +53,24 @@ def file_lock(path: str, owner: str) -> Iterator[None]:
                    f"(kill -TERM {pid}, or Ctrl-C where it runs)")
             raise WorkerBusyError(msg, pid=int(pid) if pid.isdigit() else None,
                                   owner=who or None) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {owner}\n".encode(), 0)
+        with _faults_typed(lock, "writing the worker lock"):  # a full disk: ENOSPC
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {owner}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the lock
+
+
+@contextlib.contextmanager
+def _faults_typed(lock: Path, doing: str) -> Iterator[None]:
+    """A full disk or an I/O error on the lock file as the store's typed fault."""
+    try:
+        yield
+    except OSError as error:
+        fault = storage_fault(error, doing, path=lock)
+        if fault is None:
+            raise
+        raise fault from error
 
 
 @contextlib.contextmanager

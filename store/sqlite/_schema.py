@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 
 from sagalog.store._errors import CorruptDatabaseError, NotADatabaseError
+from sagalog.store._faults import storage_fault
 
 __all__ = [
     "APPLICATION_ID",
@@ -176,8 +177,9 @@ def check_file(path: str) -> None:
     missing or empty file is fine (SQLite makes a new database there).
 
     Raises:
-        NotADatabaseError: the header is not SQLite's.
+        NotADatabaseError: the header is not SQLite's, or ``path`` is a directory.
         CorruptDatabaseError: the file is shorter than its header says.
+        StorageIOError: the header could not be read (an I/O error).
 
     """
     file = Path(path)
@@ -189,8 +191,14 @@ def check_file(path: str) -> None:
         return
     if size == 0:
         return
-    with file.open("rb") as handle:
-        header = handle.read(_HEADER_SIZE)
+    try:
+        with file.open("rb") as handle:
+            header = handle.read(_HEADER_SIZE)
+    except OSError as error:  # EIO: the disk, not the log; anything else as it is
+        fault = storage_fault(error, "reading the file's header", path=path)
+        if fault is None:
+            raise
+        raise fault from error
     if len(header) < _HEADER_SIZE or not header.startswith(_MAGIC):
         raise NotADatabaseError(
             "the file is not an SQLite database (no SQLite header); it was left unchanged",

@@ -646,5 +646,8 @@ def _check_readable(path: str) -> None:
     if path == ":memory:":
         msg = "a read-only store needs a file; ':memory:' would always be empty"
         raise StoreError(msg)
+    if Path(path).is_dir():
+        raise NotADatabaseError("is a directory, not a log file; it was left unchanged",
+                                path=path)
     if not Path(path).is_file():
         raise NotADatabaseError("no such log file (read-only: nothing is created)", path=path)

@@ -404,6 +404,10 @@ class Writer:
             return
         try:
             result = job.function(self._connection)
+        except sqlite3.Error as error:  # a read in memory, a close: no sqlite3 error leaves
+            translated = translate(error, "running a job", path=self._path)
+            translated.__cause__ = error  # chained, as ``raise ... from`` would
+            job.future.set_exception(translated)
         except BaseException as error:  # noqa: BLE001 - handed to the caller
             job.future.set_exception(error)
         else:

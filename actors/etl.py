@@ -44,6 +44,7 @@ __all__ = [
     "ValidationService",
     "check_freshness",
     "manifest",
+    "validate_locked",
 ]
 
 
@@ -95,15 +96,24 @@ class ValidationService(Actor):
                       envelope: Envelope[Message]) -> Validated | Quarantined:
         """Validated, or Quarantined with the reason and where the file went.
 
-        Under the source's lock, as the download is: a second handler of the command
-        validates after the first has finished (and perhaps moved the file to quarantine).
+        Under the source's lock (:func:`validate_locked`), as the download is.
         """
-        with source_lock(Path(command.path)):
-            result = validate(command)
+        result = validate_locked(command)
         if isinstance(result, Quarantined):
             logger.bind(actor=self.actor_name, saga=envelope.correlation_id).warning(
                 "{} quarantined: {}", command.source_id, result.reason)
         return result
+
+
+def validate_locked(command: ValidateFile) -> Validated | Quarantined:
+    """The validation gate under the source's lock, as the download runs under it.
+
+    A second handler of the command (another process resuming the same run) validates
+    after the first has finished, and perhaps moved the file to quarantine, and so gives
+    the same answer; it never reads a file the first is moving.
+    """
+    with source_lock(Path(command.path)):
+        return validate(command)
 
 
 class ManifestService(Actor):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -28,8 +29,8 @@ from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 from typing import BinaryIO
 
+from sagalog.actors._etl_deadline import Deadline
 from sagalog.actors._etl_errors import (
-    DeadlineExceededError,
     DownloadError,
     ShortBodyError,
     TooLargeError,
@@ -135,25 +136,17 @@ def _published(command: DownloadSource, final: Path) -> Downloaded:
 def _fetch(command: DownloadSource, out: BinaryIO,
            clock: Callable[[], float]) -> tuple[str | None, str, int, str]:
     """GET into ``out``: the ETag, SHA-256, size and final URL, within the command's limits."""
-    deadline = clock() + command.deadline
-
-    def time_left() -> float:
-        left = deadline - clock()
-        if left <= 0:
-            msg = (f"deadline: the download of {command.url} took longer than "
-                   f"{command.deadline:g} s (connect, redirects and reads)")
-            raise DeadlineExceededError(msg)
-        return left
-
+    deadline = Deadline(command.deadline, command.url, clock)
     request = _request(command.url, command.headers, "GET")
-    with opener(time_left).open(request, timeout=min(command.timeout, time_left())) as response:
+    connect, _ = deadline.wait(command.timeout)
+    with opener(deadline.left).open(request, timeout=connect) as response:
         final_url = response.geturl()
         announced = _length(response.headers.get("Content-Length"))
         if announced is not None and announced > command.max_bytes:
             msg = (f"too large: {final_url} announces {announced} bytes, over the cap of "
                    f"{command.max_bytes} bytes (max_bytes)")
             raise TooLargeError(msg)
-        digest, size = _copy(response, out, command.max_bytes, time_left, final_url)
+        digest, size = _copy(response, out, command, deadline, final_url)
         out.flush()
         os.fsync(out.fileno())
         if announced is not None and size != announced:
@@ -162,18 +155,25 @@ def _fetch(command: DownloadSource, out: BinaryIO,
         return response.headers.get("ETag"), digest, size, final_url
 
 
-def _copy(response: HTTPResponse, out: BinaryIO, cap: int, time_left: Callable[[], float],
+def _copy(response: HTTPResponse, out: BinaryIO, command: DownloadSource, deadline: Deadline,
           url: str) -> tuple[str, int]:
-    """Copy the body a read at a time, checking the cap and the deadline after each read.
+    """Copy the body a read at a time, checking the cap and the deadline at each read.
 
     ``read1`` answers with what one read of the socket brings: ``read(n)`` would wait for
     all n bytes, which a trickling server can make last for days within the read timeout.
     """
+    cap = command.max_bytes
     digest = hashlib.sha256()
     size = 0
     while True:
-        time_left()
-        chunk = response.read1(min(CHUNK, cap - size + 1))
+        wait, deadline_nearer = deadline.wait(command.timeout)
+        _bound_next_read(response, wait)
+        try:
+            chunk = response.read1(min(CHUNK, cap - size + 1))
+        except TimeoutError:
+            if deadline_nearer:
+                raise deadline.exceeded() from None
+            raise
         if not chunk:
             return digest.hexdigest(), size
         size += len(chunk)
@@ -183,6 +183,19 @@ def _copy(response: HTTPResponse, out: BinaryIO, cap: int, time_left: Callable[[
             raise TooLargeError(msg)
         digest.update(chunk)
         out.write(chunk)
+
+
+def _bound_next_read(response: HTTPResponse, seconds: float) -> None:
+    """Let the next read of ``response``'s socket wait ``seconds`` at most.
+
+    http.client keeps the socket only inside the response's buffered reader, so it is
+    reached through the reader's ``raw`` stream; without one (a response not read from a
+    socket) the timeout set at connect stays.
+    """
+    raw = getattr(response.fp, "raw", None)
+    sock = getattr(raw, "_sock", None)
+    if isinstance(sock, socket.socket):
+        sock.settimeout(seconds)
 
 
 def sha256_of(path: Path) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,45 @@ def test_a_download_within_its_deadline_is_not_disturbed_by_the_clock(site, tmp_
                       clock=ticking())
     assert isinstance(result, Downloaded)
     assert result.sha256 == hashlib.sha256(CSV).hexdigest()
+
+
+class SetClock:
+    """A clock that shows what the test (or the server) last set."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_silent_server_is_given_what_is_left_of_the_deadline_not_a_whole_read_timeout(
+        site, tmp_path):
+    clock = SetClock()
+
+    def silent_after_a_few_bytes(handler, body):
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        handler.wfile.flush()
+        clock.now = 9.8  # most of the deadline went by while the body streamed
+        handler.wfile.write(CSV)
+        handler.wfile.flush()
+        handler.server.stopping.wait()  # then nothing more, until the server stops
+
+    site.routes["/silent.csv"] = silent_after_a_few_bytes
+    wanted = command(tmp_path, f"{site.base_url}/silent.csv", deadline=10, timeout=30)
+    started = time.monotonic()
+    result = download(wanted, clock=clock)
+    waited = time.monotonic() - started
+    # 0.2 s were left of the deadline: the silent read waited about that, where a whole
+    # read timeout (here 10 s, the deadline's length when the connection was made) used to.
+    assert waited < 5, f"waited {waited:.1f} s for a silent server"
+    assert isinstance(result, DownloadFailed)
+    assert (result.cause, result.error) == ("deadline", (
+        f"deadline: the download of {site.base_url}/silent.csv took longer than 10 s "
+        f"(connect, redirects and reads)"))
+    nothing_left_behind(tmp_path, wanted)
 
 
 def test_redirects_count_against_the_deadline(site, tmp_path):

@@ -26,6 +26,7 @@ from sagalog.events.etl import (
     ProbeFailed,
     SourceProbed,
 )
+from tests.support import MountRefusedError, mounted
 
 CSV = b"city,population\nLisbon,545000\n"
 CAP = 256 * 1024
@@ -239,3 +240,25 @@ def test_a_partial_file_left_by_a_killed_handler_is_removed_by_the_next(site, tm
     assert isinstance(download(wanted), Downloaded)
     assert not leftover.exists()
     assert download_path(wanted).read_bytes() == CSV
+
+
+# -- a full disk ----------------------------------------------------------------------------
+
+def test_a_full_disk_fails_the_download_as_io_and_leaves_nothing(site, tmp_path):
+    (site.root / "big.csv").write_bytes(b"a,b\n" * 200_000)  # 800 kB on a 256 kB disk
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        with mounted(disk, "-t", "tmpfs", "-o", "size=256k", "tmpfs"):
+            wanted = DownloadSource(
+                run_id="r1", source_id="cities", url=f"{site.base_url}/big.csv", headers={},
+                timeout=5, download_dir=str(disk / "downloads"), expected_format="csv",
+                probed_etag=None)
+            result = download(wanted)
+            assert isinstance(result, DownloadFailed)
+            assert result.cause == "io"
+            assert "No space left on device" in result.error
+            assert not download_path(wanted).exists()
+            assert list((disk / "downloads").rglob("*.part")) == []
+    except MountRefusedError as refused:
+        pytest.skip(f"cannot mount a small tmpfs here: {refused}")

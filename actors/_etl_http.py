@@ -104,24 +104,31 @@ def download(command: DownloadSource,
     ``clock`` (seconds, monotonic) measures the command's deadline; tests pass their own.
     """
     final = download_path(command)
-    with source_lock(final):
-        if final.exists():  # published before a crash, or by another handler of the command
-            return _published(command, final)
-        discard_leftovers(final)
-        partial, out = new_partial(final)
-        try:
-            with out:
-                etag, digest, size, final_url = _fetch(command, out, clock)
-            write_origin(final, final_url, etag)
-            publish(partial, final)
-        except DownloadError as error:
-            partial.unlink(missing_ok=True)
-            return DownloadFailed(source_id=command.source_id, error=str(error),
-                                  cause=error.cause)
-        except (OSError, HTTPException, ValueError) as error:
-            partial.unlink(missing_ok=True)
-            return DownloadFailed(source_id=command.source_id, error=_describe(error),
-                                  cause=_cause(error))
+    try:
+        with source_lock(final):
+            return _download_locked(command, final, clock)
+    except OSError as error:  # no lock file, no partial file, an unreadable published file
+        return DownloadFailed(source_id=command.source_id, error=_describe(error), cause="io")
+
+
+def _download_locked(command: DownloadSource, final: Path,
+                     clock: Callable[[], float]) -> Downloaded | DownloadFailed:
+    if final.exists():  # published before a crash, or by another handler of the command
+        return _published(command, final)
+    discard_leftovers(final)
+    partial, out = new_partial(final)
+    try:
+        with out:
+            etag, digest, size, final_url = _fetch(command, out, clock)
+        write_origin(final, final_url, etag)
+        publish(partial, final)
+    except DownloadError as error:
+        partial.unlink(missing_ok=True)
+        return DownloadFailed(source_id=command.source_id, error=str(error), cause=error.cause)
+    except (OSError, HTTPException, ValueError) as error:
+        partial.unlink(missing_ok=True)
+        return DownloadFailed(source_id=command.source_id, error=_describe(error),
+                              cause=_cause(error))
     return Downloaded(source_id=command.source_id, path=str(final), sha256=digest, size=size,
                       etag=etag, final_url=final_url)
 

@@ -262,3 +262,17 @@ def test_a_full_disk_fails_the_download_as_io_and_leaves_nothing(site, tmp_path)
             assert list((disk / "downloads").rglob("*.part")) == []
     except MountRefusedError as refused:
         pytest.skip(f"cannot mount a small tmpfs here: {refused}")
+
+
+def test_a_download_directory_that_cannot_be_made_fails_the_download_as_io(site, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the download directory should be")
+    wanted = DownloadSource(run_id="r1", source_id="cities", url=f"{site.base_url}/cities.csv",
+                            headers={}, timeout=5, download_dir=str(blocker),
+                            expected_format="csv", probed_etag=None)
+    result = download(wanted)
+    assert isinstance(result, DownloadFailed)
+    assert result.cause == "io"
+    assert result.error.startswith("NotADirectoryError: ")
+    assert str(blocker) in result.error
+    assert site.count("GET") == 0

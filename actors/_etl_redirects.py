@@ -9,6 +9,7 @@ download's deadline has passed; each refusal is a typed error naming the hop.
 
 from __future__ import annotations
 
+import string
 import urllib.request
 from collections.abc import Callable
 from http.client import HTTPMessage, HTTPResponse
@@ -37,8 +38,9 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         if location is None:
             return None
         fp.close()  # the redirect's own body is never read: it could be endless
+        # As urllib does: headers are decoded as Latin-1; percent-encode what is not ASCII.
         target = urljoin(req.full_url, quote(location, encoding="iso-8859-1",
-                                             safe="!#$%&'()*+,/:;=?@[]~"))
+                                             safe=string.punctuation))
         scheme = urlsplit(target).scheme.lower()
         if scheme not in REDIRECT_SCHEMES:
             text = (f"redirect refused: {req.full_url} redirects ({code}) to {target!r}; "

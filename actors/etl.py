@@ -8,9 +8,12 @@ from nothing. The manifest is not a file: :func:`manifest` projects it from the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from loguru import logger
 
 from sagalog.actors._actor import Actor
+from sagalog.actors._etl_files import source_lock
 from sagalog.actors._etl_http import download, probe
 from sagalog.actors._etl_manifest import ManifestEntry, check_freshness, manifest
 from sagalog.actors._etl_validate import validate
@@ -41,6 +44,7 @@ __all__ = [
     "ValidationService",
     "check_freshness",
     "manifest",
+    "validate_locked",
 ]
 
 
@@ -90,12 +94,26 @@ class ValidationService(Actor):
     @handles(ValidateFile)
     def validate_file(self, command: ValidateFile,
                       envelope: Envelope[Message]) -> Validated | Quarantined:
-        """Validated, or Quarantined with the reason and where the file went."""
-        result = validate(command)
+        """Validated, or Quarantined with the reason and where the file went.
+
+        Under the source's lock (:func:`validate_locked`), as the download is.
+        """
+        result = validate_locked(command)
         if isinstance(result, Quarantined):
             logger.bind(actor=self.actor_name, saga=envelope.correlation_id).warning(
                 "{} quarantined: {}", command.source_id, result.reason)
         return result
+
+
+def validate_locked(command: ValidateFile) -> Validated | Quarantined:
+    """The validation gate under the source's lock, as the download runs under it.
+
+    A second handler of the command (another process resuming the same run) validates
+    after the first has finished, and perhaps moved the file to quarantine, and so gives
+    the same answer; it never reads a file the first is moving.
+    """
+    with source_lock(Path(command.path)):
+        return validate(command)
 
 
 class ManifestService(Actor):
@@ -107,5 +125,5 @@ class ManifestService(Actor):
         return ManifestRecorded(
             source_id=command.source_id, run_id=command.run_id, url=command.url,
             etag=command.etag, sha256=command.sha256, size=command.size,
-            file_path=command.file_path, format=command.format,
+            file_path=command.file_path, format=command.format, final_url=command.final_url,
         )

@@ -11,6 +11,12 @@ a chosen moment)::
         url = f"{server.base_url}/cities.csv"
         ...
         assert server.count("GET", "/cities.csv") == 1
+
+``routes`` answer chosen paths the way hostile or broken servers do, to test the
+download's limits against a real socket: :func:`endless_body` (never ends),
+:func:`trickle` (a byte at a time), :func:`redirect_to` (a Location of any scheme)::
+
+    server.routes["/forever.csv"] = endless_body()
 """
 
 from __future__ import annotations
@@ -27,11 +33,15 @@ from urllib.parse import unquote, urlsplit
 
 from loguru import logger
 
-__all__ = ["FileServer", "serve_directory"]
+__all__ = ["FileServer", "Route", "endless_body", "redirect_to", "serve_directory", "trickle"]
 
 _CHUNK = 1 << 16
 _TYPES = {".csv": "text/csv", ".json": "application/json", ".gz": "application/gzip",
           ".zip": "application/zip", ".parquet": "application/vnd.apache.parquet"}
+
+
+Route = Callable[["_Handler", bool], None]
+"""Answers one request in place of a file: ``(handler, body_wanted)``."""
 
 
 class FileServer(ThreadingHTTPServer):
@@ -51,6 +61,10 @@ class FileServer(ThreadingHTTPServer):
         self.served: Counter[tuple[str, str]] = Counter()
         """Requests answered with a whole file, by (method, path)."""
         self.on_request: Callable[[str, str], bool | None] | None = None
+        self.routes: dict[str, Route] = {}
+        """Paths answered by a :data:`Route` instead of a file."""
+        self.stopping = threading.Event()
+        """Set when the server stops: slow routes stop waiting."""
         self._lock = threading.Lock()
 
     @property
@@ -109,6 +123,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.received(self.command, path):
             self.close_connection = True
             return
+        route = self.server.routes.get(path)
+        if route is not None:
+            with contextlib.suppress(ConnectionError):
+                route(self, body)
+            return
         target = self.server.resolve(self.path)
         if target is None:
             self.send_response(HTTPStatus.NOT_FOUND)
@@ -131,6 +150,55 @@ class _Handler(BaseHTTPRequestHandler):
         logger.bind(actor="etl-server").debug("{} {}", self.address_string(), format % args)
 
 
+def redirect_to(location: str, status: int = HTTPStatus.FOUND) -> Route:
+    """A route answering ``status`` with ``Location: location`` (whatever its scheme)."""
+    def answer(handler: _Handler, _body: bool) -> None:  # noqa: FBT001 - the Route signature
+        handler.send_response(status)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+    return answer
+
+
+def endless_body(pattern: bytes = b"id,value\n1,2\n") -> Route:
+    """A route whose body never ends: ``pattern`` repeated until the client hangs up.
+
+    No Content-Length is sent, so only a size cap can stop the reader (or the server's end).
+    """
+    block = pattern * max(1, _CHUNK // len(pattern))
+
+    def answer(handler: _Handler, body: bool) -> None:  # noqa: FBT001 - the Route signature
+        handler.send_response(HTTPStatus.OK)
+        handler.send_header("Content-Type", "text/csv")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        while body and not handler.server.stopping.is_set():
+            handler.wfile.write(block)
+    return answer
+
+
+def trickle(content: bytes, every: float) -> Route:
+    """A route sending ``content`` (its length announced) one byte per ``every`` seconds.
+
+    Each byte arrives well within any read timeout, so only a deadline stops it.
+    """
+    def answer(handler: _Handler, body: bool) -> None:  # noqa: FBT001 - the Route signature
+        handler.send_response(HTTPStatus.OK)
+        handler.send_header("Content-Type", "text/csv")
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.flush()
+        for index in range(len(content) if body else 0):
+            if handler.server.stopping.wait(every):
+                return
+            handler.wfile.write(content[index:index + 1])
+            handler.wfile.flush()
+        if body:
+            handler.server.answered(handler.command, urlsplit(handler.path).path)
+    return answer
+
+
 @contextlib.contextmanager
 def serve_directory(path: str | Path) -> Iterator[FileServer]:
     """Serve ``path`` on a free local port until the block ends; yields the server.
@@ -145,6 +213,7 @@ def serve_directory(path: str | Path) -> Iterator[FileServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

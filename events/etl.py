@@ -17,10 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sagalog.events._message import Command, Event
 
 __all__ = [
+    "DEFAULT_DOWNLOAD_DEADLINE",
+    "DEFAULT_MAX_BYTES",
+    "DOWNLOAD_FAILURES",
     "FORMATS",
     "FRESHNESS_RULES",
     "CheckFreshness",
     "DownloadFailed",
+    "DownloadFailure",
     "DownloadSource",
     "Downloaded",
     "EtlRunStarted",
@@ -56,6 +60,19 @@ FreshnessRule = Literal["force_refresh", "no_manifest_record", "etag_changed", "
 FRESHNESS_RULES: tuple[str, ...] = ("force_refresh", "no_manifest_record", "etag_changed",
                                     "file_missing", "up_to_date")
 
+DownloadFailure = Literal["too_large", "deadline", "redirect", "http_status", "connect",
+                          "timeout", "short_body", "io", "other"]
+"""Why a download failed, as a word a program can test (the ``error`` text says more)."""
+
+DOWNLOAD_FAILURES: tuple[str, ...] = ("too_large", "deadline", "redirect", "http_status",
+                                      "connect", "timeout", "short_body", "io", "other")
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+"""A download larger than this (256 MiB) fails unless its source or the run sets a cap."""
+
+DEFAULT_DOWNLOAD_DEADLINE = 600.0
+"""Seconds a whole download (connect, redirects, every read) may take, by default."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -72,6 +89,8 @@ class EtlSource(_Frozen):
     """The checksum the file must have, when the source publishes one."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Request headers for the probe and the download (an API token, say)."""
+    max_bytes: int | None = Field(default=None, gt=0)
+    """This source's size cap in bytes (None: the run's ``max_bytes``)."""
 
 
 class EtlSettings(_Frozen):
@@ -81,6 +100,11 @@ class EtlSettings(_Frozen):
     quarantine_dir: str
     probe_timeout: float = Field(default=10.0, gt=0)
     download_timeout: float = Field(default=60.0, gt=0)
+    """Seconds one read (or the connect) may wait for the server."""
+    download_deadline: float = Field(default=DEFAULT_DOWNLOAD_DEADLINE, gt=0)
+    """Seconds the whole download may take, however steadily the server trickles."""
+    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
+    """The size cap of a source that sets none."""
 
 
 class EtlRunStarted(Event, name="EtlRunStarted"):
@@ -164,6 +188,10 @@ class DownloadSource(_SourceCommand, name="DownloadSource"):
     download_dir: str
     expected_format: FileFormat
     probed_etag: str | None
+    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
+    """More bytes than this and the download fails (``too_large``)."""
+    deadline: float = Field(default=DEFAULT_DOWNLOAD_DEADLINE, gt=0)
+    """Seconds for the whole download; past them it fails (``deadline``)."""
 
 
 class Downloaded(_SourceEvent, name="Downloaded"):
@@ -175,12 +203,16 @@ class Downloaded(_SourceEvent, name="Downloaded"):
     size: int
     etag: str | None
     """The ETag of the GET's response (the probe's, unless the file changed in between)."""
+    final_url: str | None = None
+    """Where the body came from after redirects (None in logs written before it was kept)."""
 
 
 class DownloadFailed(_SourceEvent, name="DownloadFailed"):
-    """The download got an error status, no answer, or a short body."""
+    """The download got an error status, no answer, a short or too large body, or ran late."""
 
     error: str
+    cause: DownloadFailure = "other"
+    """The kind of failure (``too_large``, ``deadline``, ``redirect``...)."""
 
 
 class ValidateFile(_SourceCommand, name="ValidateFile"):
@@ -219,6 +251,8 @@ class RecordManifest(_SourceCommand, name="RecordManifest"):
     size: int
     file_path: str
     format: FileFormat
+    final_url: str | None = None
+    """Where the body came from after redirects."""
 
 
 class ManifestRecorded(_SourceEvent, name="ManifestRecorded"):
@@ -231,6 +265,8 @@ class ManifestRecorded(_SourceEvent, name="ManifestRecorded"):
     size: int
     file_path: str
     format: FileFormat
+    final_url: str | None = None
+    """Where the body came from after redirects (None: as ``url``, or an older record)."""
 
 
 class _SourceEnd(_SourceEvent, abstract=True):
@@ -266,3 +302,5 @@ class SourceFailed(_SourceEnd, name="SourceFailed"):
 
     stage: str
     reason: str
+    cause: str | None = None
+    """The download's failure kind (``too_large``, ``deadline``...), when it was one."""

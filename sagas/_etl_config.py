@@ -16,7 +16,13 @@ from urllib.parse import urljoin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagalog.events import SagalogError
-from sagalog.events.etl import EtlSettings, EtlSource, FileFormat
+from sagalog.events.etl import (
+    DEFAULT_DOWNLOAD_DEADLINE,
+    DEFAULT_MAX_BYTES,
+    EtlSettings,
+    EtlSource,
+    FileFormat,
+)
 
 __all__ = ["EtlConfig", "load_config"]
 
@@ -29,6 +35,8 @@ class _SourceFile(BaseModel):
     expected_format: FileFormat
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     headers: dict[str, str] = Field(default_factory=dict)
+    max_bytes: int | None = Field(default=None, gt=0)
+    """This source's size cap (bytes); the file's ``max_bytes`` when unset."""
 
 
 class _ConfigFile(BaseModel):
@@ -41,6 +49,11 @@ class _ConfigFile(BaseModel):
     """Relative source URLs are joined to it (a local server in the showcase)."""
     probe_timeout: float = Field(default=10.0, gt=0)
     download_timeout: float = Field(default=60.0, gt=0)
+    """Seconds one read (or the connect) may wait."""
+    download_deadline: float = Field(default=DEFAULT_DOWNLOAD_DEADLINE, gt=0)
+    """Seconds a whole download may take (10 minutes by default)."""
+    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
+    """The size cap of sources that set none (256 MiB by default)."""
     dry_run: bool = False
     force_refresh: bool = False
 
@@ -100,12 +113,14 @@ def _resolve(where: Path, parsed: _ConfigFile, base_url: str | None) -> EtlConfi
             raise SagalogError(msg)
         sources.append(EtlSource(source_id=source.source_id, url=url,
                                  expected_format=source.expected_format,
-                                 sha256=source.sha256, headers=source.headers))
+                                 sha256=source.sha256, headers=source.headers,
+                                 max_bytes=source.max_bytes))
     home = where.resolve().parent
     settings = EtlSettings(
         download_dir=str((home / parsed.download_dir).resolve()),
         quarantine_dir=str((home / parsed.quarantine_dir).resolve()),
         probe_timeout=parsed.probe_timeout, download_timeout=parsed.download_timeout,
+        download_deadline=parsed.download_deadline, max_bytes=parsed.max_bytes,
     )
     return EtlConfig(where.resolve(), tuple(sources), settings, parsed.dry_run,
                      parsed.force_refresh)

@@ -125,7 +125,8 @@ def _download(start: Event, results: Results) -> DownloadSource:
         run_id=s.run_id, source_id=s.source.source_id, url=s.source.url,
         headers=s.source.headers, timeout=s.settings.download_timeout,
         download_dir=s.settings.download_dir, expected_format=s.source.expected_format,
-        probed_etag=probed.etag,
+        probed_etag=probed.etag, max_bytes=s.source.max_bytes or s.settings.max_bytes,
+        deadline=s.settings.download_deadline,
     )
 
 
@@ -143,7 +144,8 @@ def _record(start: Event, results: Results) -> RecordManifest:
     downloaded = _result(results, "download", Downloaded)
     return RecordManifest(run_id=s.run_id, source_id=s.source.source_id, url=s.source.url,
                           etag=downloaded.etag, sha256=downloaded.sha256, size=downloaded.size,
-                          file_path=downloaded.path, format=s.source.expected_format)
+                          file_path=downloaded.path, format=s.source.expected_format,
+                          final_url=downloaded.final_url)
 
 
 # -- the gates ------------------------------------------------------------------------------
@@ -205,7 +207,9 @@ def _failed(start: Event, reason: str, _undone: list[str], results: Results) -> 
     if isinstance(data, Quarantined):
         return SourceQuarantined(**common, reason=data.reason,
                                  quarantine_path=data.quarantine_path)
-    if isinstance(data, ProbeFailed | DownloadFailed):
+    if isinstance(data, DownloadFailed):
+        return SourceFailed(**common, stage=stage, reason=data.error, cause=data.cause)
+    if isinstance(data, ProbeFailed):
         return SourceFailed(**common, stage=stage, reason=data.error)
     return SourceFailed(**common, stage=stage, reason=reason)
 

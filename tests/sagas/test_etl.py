@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 
 from sagalog.actors.etl import manifest
-from sagalog.actors.etl_server import serve_directory
+from sagalog.actors.etl_server import endless_body, redirect_to, serve_directory, trickle
 from sagalog.events import SagalogError
-from sagalog.events.etl import FreshnessChecked, ManifestRecorded, Quarantined
+from sagalog.events.etl import (
+    FreshnessChecked,
+    ManifestRecorded,
+    Quarantined,
+    SourceFailed,
+    SourceUpdated,
+)
 from sagalog.events.sagas import SagaDecided
 from sagalog.sagas.etl import add_etl_workflow, load_config, run_etl, unfinished_etl
 
@@ -237,3 +243,94 @@ def test_relative_directories_are_read_against_the_config_files_directory(tmp_pa
 def test_a_missing_config_file_is_named(etl, tmp_path):
     with pytest.raises(SagalogError, match=r"nope\.json: cannot read the ETL config"):
         run_etl(etl, tmp_path / "nope.json", timeout=5)
+
+
+# -- the download's limits, end to end (issue #9) --------------------------------------------
+
+def test_an_endless_source_fails_too_large_and_is_never_updated(etl, site, tmp_path):
+    site.routes["/forever.csv"] = endless_body()
+    config = write_config(tmp_path, site.base_url, sources=[
+        {"source_id": "forever", "url": "forever.csv", "expected_format": "csv",
+         "max_bytes": 100_000},
+        {"source_id": "cities", "url": "cities.csv", "expected_format": "csv"}])
+    summary = run_etl(etl, config, timeout=20)
+    assert [o.status for o in summary.outcomes] == ["failed", "updated"]
+    (failed,) = events(etl, SourceFailed, summary.run_id)
+    assert (failed.data.stage, failed.data.cause) == ("download", "too_large")
+    assert "cap of 100000 bytes" in failed.data.reason
+    assert events(etl, SourceUpdated, summary.run_id)[0].data.source_id == "cities"
+    assert sorted(manifest(etl.store)) == ["cities"]
+    assert not (tmp_path / "downloads" / "forever").exists()
+    assert list((tmp_path / "downloads").rglob("*.part")) == []
+
+
+def test_the_runs_max_bytes_caps_sources_that_set_none(etl, site, tmp_path):
+    config = write_config(tmp_path, site.base_url, max_bytes=len(CSV) - 1, sources=[
+        {"source_id": "cities", "url": "cities.csv", "expected_format": "csv"},
+        {"source_id": "roomy", "url": "cities.csv", "expected_format": "csv",
+         "max_bytes": len(CSV)}])
+    summary = run_etl(etl, config, timeout=20)
+    assert [o.status for o in summary.outcomes] == ["failed", "updated"]
+    assert summary.outcomes[0].reason.startswith("download: too large:")
+
+
+def test_a_trickling_source_fails_at_its_deadline_and_is_never_updated(etl, site, tmp_path):
+    site.routes["/slow.csv"] = trickle(CSV * 3, every=0.05)  # ~4.5 s for the whole body
+    config = write_config(tmp_path, site.base_url, download_deadline=0.5,
+                          download_timeout=5, sources=[
+                              {"source_id": "slow", "url": "slow.csv",
+                               "expected_format": "csv"}])
+    summary = run_etl(etl, config, timeout=20)
+    assert lines(summary) == [
+        (f"slow: failed (download: deadline: the download of {site.base_url}/slow.csv took "
+         f"longer than 0.5 s (connect, redirects and reads))")]
+    (failed,) = events(etl, SourceFailed, summary.run_id)
+    assert failed.data.cause == "deadline"
+    assert site.served["GET", "/slow.csv"] == 0
+    assert manifest(etl.store) == {}
+    assert list((tmp_path / "downloads").rglob("*.part")) == []
+
+
+def test_a_redirected_source_records_its_final_url_in_the_manifest(etl, site, tmp_path):
+    site.routes["/moved.csv"] = redirect_to("/cities.csv", status=308)
+    config = write_config(tmp_path, site.base_url, sources=[
+        {"source_id": "cities", "url": "moved.csv", "expected_format": "csv"}])
+    summary = run_etl(etl, config, timeout=20)
+    assert [o.status for o in summary.outcomes] == ["updated"]
+    record = manifest(etl.store)["cities"].record
+    assert (record.url, record.final_url) == (f"{site.base_url}/moved.csv",
+                                              f"{site.base_url}/cities.csv")
+
+
+def test_a_redirect_to_a_file_url_fails_the_source_with_the_reason(etl, site, tmp_path):
+    site.routes["/sneaky.csv"] = redirect_to("file:///etc/passwd")
+    config = write_config(tmp_path, site.base_url, sources=[
+        {"source_id": "sneaky", "url": "sneaky.csv", "expected_format": "csv"}])
+    summary = run_etl(etl, config, timeout=20)
+    assert lines(summary) == [
+        (f"sneaky: failed (probe: redirect refused: {site.base_url}/sneaky.csv redirects "
+         f"(302) to 'file:///etc/passwd'; only http and https are followed)")]
+    assert site.count("GET") == 0
+
+
+def test_the_default_cap_and_deadline_are_in_the_settings(tmp_path):
+    config = load_config(write_config(tmp_path, "http://h/"))
+    assert (config.settings.max_bytes, config.settings.download_deadline) == (
+        256 * 1024 * 1024, 600.0)
+    assert config.sources[0].max_bytes is None
+
+
+@pytest.mark.parametrize(("extra", "source_extra", "message"), [
+    ({"max_bytes": 0}, {}, "max_bytes: Input should be greater than 0"),
+    ({"download_deadline": -1}, {}, "download_deadline: Input should be greater than 0"),
+    ({}, {"max_bytes": "lots"},
+     ("sources[0].max_bytes: Input should be a valid integer, unable to parse string as an "
+      "integer")),
+    ({}, {"max_bytes": -5}, "sources[0].max_bytes: Input should be greater than 0"),
+])
+def test_a_bad_cap_or_deadline_names_the_field(tmp_path, extra, source_extra, message):
+    path = write_config(tmp_path, "http://h/", sources=[
+        {"source_id": "a", "url": "a.csv", "expected_format": "csv", **source_extra}], **extra)
+    with pytest.raises(SagalogError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}: {message}"

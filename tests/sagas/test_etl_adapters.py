@@ -136,7 +136,7 @@ def test_download_streams_to_a_file_and_hashes_it(site, tmp_path):
     assert result.size == len(CSV)
     assert result.etag is not None
     assert Path(result.path) == tmp_path / "downloads" / "cities" / "r1.csv"
-    assert list((tmp_path / "downloads" / ".partial").iterdir()) == []
+    assert list((tmp_path / "downloads" / ".etl").rglob("*.part")) == []
 
 
 def test_a_redelivered_download_answers_from_the_complete_file_without_a_second_get(
@@ -152,7 +152,8 @@ def test_a_redelivered_download_answers_from_the_complete_file_without_a_second_
 def test_a_download_of_a_missing_file_fails_and_leaves_no_file(site, tmp_path):
     wanted = command(tmp_path, f"{site.base_url}/gone.csv")
     result = download(wanted)
-    assert result == DownloadFailed(source_id="cities", error="HTTP 404 Not Found")
+    assert result == DownloadFailed(source_id="cities", error="HTTP 404 Not Found",
+                                    cause="http_status")
     assert not download_path(wanted).exists()
 
 

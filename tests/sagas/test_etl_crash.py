@@ -109,7 +109,7 @@ def test_a_run_killed_mid_download_resumes_without_downloading_anything_twice(tm
             assert counts["Downloaded", saga] == 1, saga
             assert counts["ManifestRecorded", saga] == 1, saga
             assert counts["SourceUpdated", saga] == 1, saga
-        downloaded = sorted((tmp_path / "downloads").glob("*/*"))
+        downloaded = sorted((tmp_path / "downloads").glob("[!.]*/*"))  # not .etl/
         assert [path.read_bytes() for path in downloaded] == list(FILES.values())
 
         # A later run finds everything in place: nothing downloaded again.

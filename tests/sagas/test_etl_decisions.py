@@ -115,9 +115,10 @@ def test_a_failed_probe_ends_the_source_failed_with_the_error_and_nothing_else_r
 
 def test_a_failed_download_ends_the_source_failed():
     run = replay(ETL_SAGA, [started(), PROBED, NEEDED,
-                            DownloadFailed(source_id="cities", error="HTTP 500 Oops")])
+                            DownloadFailed(source_id="cities", error="HTTP 500 Oops",
+                                           cause="http_status")])
     assert ending(run) == SourceFailed(source_id="cities", run_id="r1", stage="download",
-                                       reason="HTTP 500 Oops")
+                                       reason="HTTP 500 Oops", cause="http_status")
     assert "RecordManifest" not in run.command_types()
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from loguru import logger
 
-from sagalog.actors._local_db import raise_if_fault
+from sagalog.actors._local_db import faults_typed, raise_if_fault
 from sagalog.actors._pipeline_lock import phase_lock
 from sagalog.events.pipeline import (
     HealingAction,
@@ -181,15 +181,19 @@ class DataLoader:
             run.marker.unlink()
 
     def _prepare(self, run: _Run) -> None:
-        """Keep the last good target (or heal an interrupted load), then mark the load."""
+        """Keep the last good target (or heal an interrupted load), then mark the load.
+
+        A full disk while backing up or marking is a fault to retry, not a failed load.
+        """
         self._drop_stale_marker(run)
-        if run.marker.exists():
-            run.healing.append(self._restore(run, "an interrupted load"))
-        elif run.target.exists():
-            _copy_database(run.target, run.backup)
-        else:
-            run.backup.unlink(missing_ok=True)  # no target yet: rolling back removes it
-        run.marker.write_text(run.key, encoding="utf-8")
+        with faults_typed(run.target, "preparing the load (backup and marker)"):
+            if run.marker.exists():
+                run.healing.append(self._restore(run, "an interrupted load"))
+            elif run.target.exists():
+                _copy_database(run.target, run.backup)
+            else:
+                run.backup.unlink(missing_ok=True)  # no target yet: rolling back removes it
+            run.marker.write_text(run.key, encoding="utf-8")
 
     def _annotations(self, run: _Run) -> dict[str, dict[str, Any]]:
         path = Path(run.command.config.annotation_path)

@@ -38,7 +38,7 @@ def wait_for(store: EventStoreProtocol, kind: type[Message],
     subscription = store.subscribe(types=[kind])
     found: list[Envelope[Message]] = []
     while len(found) < count:
-        batch = subscription.next_batch(10, timeout=10)
+        batch = subscription.next_batch(10, timeout=60)  # a hang guard
         assert batch, f"no {kind.__name__} within the deadline"
         found.extend(batch)
     subscription.close()

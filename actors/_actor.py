@@ -223,6 +223,7 @@ class Actor(pykka.ThreadingActor):
         self.actor_name = context.name
         self._log = logger.bind(actor=context.name)
         self._pending: list[Envelope[Message]] = []
+        self._unsaved: Done = []
         self._attempt = 0
         self._fault_tries = 0
         self._faulted = False
@@ -254,6 +255,10 @@ class Actor(pykka.ThreadingActor):
     def _pull(self) -> None:
         if self._subscription is None or self._retry_timer is not None:
             return
+        if self._unsaved:
+            self._faulted = False
+            if not self._save(self._unsaved):
+                return
         batch = self._pending
         if not batch:
             try:
@@ -277,21 +282,28 @@ class Actor(pykka.ThreadingActor):
                 rest = batch[index:]
                 break
             done.append((envelope, requests))
-        self._settle(done, rest)
+        self._pending = rest
+        if self._save(done) and rest:
+            self._arm_retry()
 
-    def _settle(self, done: Done, rest: list[Envelope[Message]]) -> None:
-        """Commit what is done and keep ``rest`` for after the wait; pause on a storage fault."""
+    def _save(self, done: Done) -> bool:
+        """Commit ``done``; on a storage fault keep it, pause, and try the commit again later.
+
+        The outputs are kept, not recomputed: a handler with state in memory (a saga's
+        fold) has moved on already, and running it again on the same input would decide
+        nothing, losing its outputs. False while the fault lasts.
+        """
         try:
             self._commit(done)
-        except StorageFaultError as fault:  # met at COMMIT: the same inputs again, later
+        except StorageFaultError as fault:  # met at COMMIT
+            self._unsaved = done
             self._pause(fault, self._log)
-            rest = [envelope for envelope, _ in done] + rest
-        else:
-            if done and not self._faulted:
-                self._resume()
-        self._pending = rest
-        if rest:
             self._arm_retry()
+            return False
+        self._unsaved = []
+        if done and not self._faulted:
+            self._resume()
+        return True
 
     def _pause(self, fault: StorageFaultError, log: Logger) -> None:
         """Note a storage fault: the input waits, backing off; nothing is recorded of it."""

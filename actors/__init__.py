@@ -8,6 +8,7 @@ from sagalog.actors._actor import Actor, ActorContext, ActorCrashedError
 from sagalog.actors._clock import Clock, ClockProtocol, SystemClock, TimerHandle, VirtualClock
 from sagalog.actors._errors import (
     ActorDefinitionError,
+    ActorGaveUpError,
     ActorRuntimeError,
     HandlerOutputError,
     RuntimeStateError,
@@ -44,6 +45,7 @@ __all__ = [
     "ActorContext",
     "ActorCrashedError",
     "ActorDefinitionError",
+    "ActorGaveUpError",
     "ActorRuntimeError",
     "CancelTimer",
     "Clock",

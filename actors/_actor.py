@@ -7,6 +7,16 @@ handlers, and commits all outputs of the batch together with its checkpoint in o
 transaction. After a crash it resumes after the checkpoint, and the outputs of a
 re-run carry the same derived event ids, so nothing is appended twice.
 
+Three ways an input can fail, each handled differently:
+- the handler raises: retried by ``retry_policy``, then recorded as a dead letter
+  (``HandlerFailed``) and the actor moves on;
+- the handler's outputs are refused by the log (NaN, NUL, a lone surrogate, a bad stream
+  id): a dead letter for that input alone, at once (the same input gives the same outputs);
+- a storage fault (``StorageFaultError``: a full disk, an I/O error), raised by the handler's
+  adapter or met at commit: nothing is wrong with the input, so nothing is recorded or
+  decided from it; the actor pauses and tries the same input again, backing off, until the
+  fault clears (``ActorProgress.fault`` says why it waits).
+
 Hazard: handlers run on the actor's own thread and must not block on other actors.
 Waiting (retry backoff) is a callback from the runtime's clock, never a sleep, so the
 actor stays responsive to ``stop``.
@@ -26,12 +36,29 @@ from loguru import logger
 from sagalog.actors._handlers import collect_handlers
 from sagalog.actors._outputs import normalize, to_requests
 from sagalog.actors._retry import RetryPolicy
-from sagalog.events import Envelope, Message, derived_event_id
+from sagalog.actors._storable import storable_text
+from sagalog.events import (
+    Envelope,
+    Message,
+    MessageError,
+    UnportableValueError,
+    derived_event_id,
+)
 from sagalog.events.runtime import HandlerFailed
-from sagalog.store import AppendRequest, Checkpoint, EventIdConflictError, StoreClosedError
+from sagalog.store import (
+    AppendRequest,
+    Checkpoint,
+    DatabaseError,
+    EventIdConflictError,
+    StorageFaultError,
+    StoreClosedError,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from loguru import Logger
 
     from sagalog.actors._clock import ClockProtocol, TimerHandle
     from sagalog.store import EventStoreProtocol, RunStatusHook, SubscriptionProtocol
@@ -51,6 +78,8 @@ class ActorProgress:
     """Work begun outside the log (a timer that fired), counted by the thread that starts it."""
     finished: int = 0
     """That work done (its records committed), counted by the actor's thread."""
+    fault: StorageFaultError | None = None
+    """While the actor is paused on a storage fault (retrying the same input): the fault."""
 
     @property
     def working(self) -> bool:
@@ -130,6 +159,9 @@ class Actor(pykka.ThreadingActor):
     log. The store itself knows no sagas."""
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy(attempts=3, delay=0.5, backoff=2.0)
     """How a failing handler is retried before its message becomes a dead letter."""
+    fault_backoff: ClassVar[RetryPolicy] = RetryPolicy(delay=0.5, backoff=2.0, max_delay=30.0)
+    """The waits between tries while paused on a storage fault. A fault never makes a dead
+    letter, so the actor tries for as long as it lasts: ``attempts`` is not used."""
     batch_size: ClassVar[int] = 256
     """Most records handled (and committed) together."""
 
@@ -191,7 +223,10 @@ class Actor(pykka.ThreadingActor):
         self.actor_name = context.name
         self._log = logger.bind(actor=context.name)
         self._pending: list[Envelope[Message]] = []
+        self._unsaved: Done = []
         self._attempt = 0
+        self._fault_tries = 0
+        self._faulted = False
         self._retry_timer = None
         checkpoint = context.store.checkpoint(context.name)
         self._subscription: SubscriptionProtocol | None = context.store.subscribe(
@@ -220,6 +255,10 @@ class Actor(pykka.ThreadingActor):
     def _pull(self) -> None:
         if self._subscription is None or self._retry_timer is not None:
             return
+        if self._unsaved:
+            self._faulted = False
+            if not self._save(self._unsaved):
+                return
         batch = self._pending
         if not batch:
             try:
@@ -234,17 +273,53 @@ class Actor(pykka.ThreadingActor):
             self._tell(_PULL)
 
     def _process(self, batch: list[Envelope[Message]]) -> None:
+        self._faulted = False
         done: Done = []
+        rest: list[Envelope[Message]] = []
         for index, envelope in enumerate(batch):
             requests = self._handle(envelope)
             if requests is None:  # wait for a retry; keep the rest for after it
-                self._commit(done)
-                self._pending = batch[index:]
-                self._arm_retry()
-                return
+                rest = batch[index:]
+                break
             done.append((envelope, requests))
-        self._commit(done)
-        self._pending = []
+        self._pending = rest
+        if self._save(done) and rest:
+            self._arm_retry()
+
+    def _save(self, done: Done) -> bool:
+        """Commit ``done``; on a storage fault keep it, pause, and try the commit again later.
+
+        The outputs are kept, not recomputed: a handler with state in memory (a saga's
+        fold) has moved on already, and running it again on the same input would decide
+        nothing, losing its outputs. False while the fault lasts.
+        """
+        try:
+            self._commit(done)
+        except StorageFaultError as fault:  # met at COMMIT
+            self._unsaved = done
+            self._pause(fault, self._log)
+            self._arm_retry()
+            return False
+        self._unsaved = []
+        if done and not self._faulted:
+            self._resume()
+        return True
+
+    def _pause(self, fault: StorageFaultError, log: Logger) -> None:
+        """Note a storage fault: the input waits, backing off; nothing is recorded of it."""
+        self._faulted = True
+        self._fault_tries += 1
+        self._context.progress.fault = fault
+        log.warning("paused: {}; trying again in {:g} s", fault,
+                    self.fault_backoff.delay_before(self._fault_tries + 1))
+
+    def _resume(self) -> None:
+        fault = self._context.progress.fault
+        if fault is not None:
+            self._log.info("resumed after {} tries: the storage fault cleared ({})",
+                           self._fault_tries, fault)
+        self._context.progress.fault = None
+        self._fault_tries = 0
 
     def _handle(self, envelope: Envelope[Message]) -> list[AppendRequest] | None:
         method = getattr(self, self.actor_handlers[envelope.type])
@@ -252,8 +327,19 @@ class Actor(pykka.ThreadingActor):
         log = self._log.bind(correlation=envelope.correlation_id, position=envelope.position)
         try:
             outputs = normalize(method(envelope.data, envelope))
+            # Encoded here, inside this protection: an output the log refuses is this
+            # input's failure, not the whole batch's at commit (which killed the actor).
             requests = to_requests(outputs, envelope, self.actor_name, self._context.clock.now())
         except Exception as error:  # noqa: BLE001 - any handler failure is retried or recorded
+            fault = storage_fault(error)
+            if fault is not None:
+                self._pause(fault, log)
+                return None
+            if isinstance(error, UnportableValueError):  # the same outputs again on a retry
+                log.error("{} gave outputs the log refuses: {!r}; recorded as a dead letter",
+                          envelope.type, error)
+                self._attempt = 0
+                return [self._dead_letter(envelope, error, attempt)]
             if not self.retry_policy.gives_up_after(attempt):
                 log.warning("{} failed on try {}: {!r}; retrying", envelope.type, attempt, error)
                 self._attempt = attempt
@@ -276,8 +362,8 @@ class Actor(pykka.ThreadingActor):
             input_event_id=str(envelope.event_id),
             input_type=envelope.type,
             error_type=type(error).__name__,
-            error_message=str(error)[:2000],
-            traceback="".join(frames[-3:])[-4000:],
+            error_message=storable_text(str(error)[:2000]),
+            traceback=storable_text("".join(frames[-3:])[-4000:]),
             attempts=attempts,
         )
         return AppendRequest(
@@ -287,7 +373,10 @@ class Actor(pykka.ThreadingActor):
         )
 
     def _arm_retry(self) -> None:
-        delay = self.retry_policy.delay_before(self._attempt + 1)
+        if self._faulted:
+            delay = self.fault_backoff.delay_before(self._fault_tries + 1)
+        else:
+            delay = self.retry_policy.delay_before(self._attempt + 1)
         self._retry_timer = self._context.clock.call_later(delay, lambda: self._tell(_WAKE))
 
     def _commit(self, done: Done) -> None:
@@ -298,22 +387,54 @@ class Actor(pykka.ThreadingActor):
         requests = [request for _, parts in done for request in parts]
         try:
             store.append_all(requests, checkpoint=checkpoint, want_records=False)
-        except EventIdConflictError:
+        except (StoreError, MessageError) as error:
+            if not _refused(error):
+                raise
             self._commit_each(done)
 
     def _commit_each(self, done: Done) -> None:
-        """Commit input by input; where outputs were recorded before, the first stands."""
+        """Commit input by input, after the batch's commit was refused.
+
+        Where outputs were recorded before, the first stands; where the log refuses an
+        input's outputs, that input alone becomes a dead letter.
+        """
         store = self._context.store
         for envelope, requests in done:
             checkpoint = Checkpoint(self.actor_name, envelope.position)
+            log = self._log.bind(position=envelope.position)
             try:
                 store.append_all(requests, checkpoint=checkpoint)
             except EventIdConflictError as error:
-                self._log.bind(position=envelope.position).warning(
+                log.warning(
                     "re-running the handler of {} gave other outputs than those recorded; "
                     "the first recorded result stands ({})", envelope.type, error,
                 )
                 store.append_all([], checkpoint=checkpoint)
+            except (StoreError, MessageError) as error:
+                if not _refused(error):
+                    raise
+                log.error("the log refused the outputs of {}: {!r}; recorded as a dead letter",
+                          envelope.type, error)
+                store.append_all([self._dead_letter(envelope, error, 1)], checkpoint=checkpoint)
+
+
+def storage_fault(error: BaseException) -> StorageFaultError | None:
+    """The storage fault behind ``error`` (itself, or a cause it was raised from), if any.
+
+    An adapter may wrap the fault in its own error (``raise LedgerError(...) from fault``);
+    it is still the machine's fault, not the input's.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, StorageFaultError):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _refused(error: Exception) -> bool:
+    """Whether the store refused an append's content (not the file, not a shut store)."""
+    return not isinstance(error, DatabaseError | StoreClosedError)
 
 
 _RESERVED_NAMES = _reserved_names()

@@ -113,7 +113,14 @@ def _data(message: Message) -> dict[str, object]:
 def to_requests(
     outputs: list[Output], envelope: Envelope[Message], actor: str, now: datetime
 ) -> list[AppendRequest]:
-    """The appends for one input's outputs: consecutive outputs to a stream share one."""
+    """The appends for one input's outputs: consecutive outputs to a stream share one.
+
+    Raises:
+        UnportableValueError: an output holds a value the log refuses (NaN, Infinity, NUL,
+            a lone surrogate); raised here, where the handler is named, rather than when the
+            actor commits its whole batch.
+
+    """
     requests: list[AppendRequest] = []
     current: str | None = None
     messages: list[Message] = []
@@ -131,6 +138,7 @@ def to_requests(
 
     for index, item in enumerate(outputs):
         stream_id, message = _as_message(item, envelope, actor, index, now)
+        encode(message)  # refused here, in the handler's protection, not at the batch's commit
         if stream_id != current:
             flush()
             current, messages, ids = stream_id, [], []

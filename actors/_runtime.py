@@ -33,7 +33,12 @@ from loguru import logger
 
 from sagalog.actors._actor import Actor, ActorContext, ActorProgress
 from sagalog.actors._clock import ClockProtocol, SystemClock
-from sagalog.actors._errors import ActorDefinitionError, ActorRuntimeError, RuntimeStateError
+from sagalog.actors._errors import (
+    ActorDefinitionError,
+    ActorGaveUpError,
+    ActorRuntimeError,
+    RuntimeStateError,
+)
 from sagalog.actors._timers import TimerService
 from sagalog.events.runtime import ActorDied
 from sagalog.store import (
@@ -47,7 +52,7 @@ from sagalog.store import (
 
 if TYPE_CHECKING:
     from sagalog.events import Envelope, Message, Registry
-    from sagalog.store import RunStatusHook
+    from sagalog.store import RunStatusHook, StorageFaultError
 
 __all__ = ["Role", "Runtime"]
 
@@ -153,6 +158,7 @@ class Runtime:
         self._role: Literal["worker", "client"] | None = None
         self._refusal: WorkerBusyError | None = None
         self._stopping = False
+        self._gave_up: dict[str, ActorGaveUpError] = {}
         self.add(TimerService, name="$timers")
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -200,6 +206,7 @@ class Runtime:
                 msg = "the runtime is already running"
                 raise RuntimeStateError(msg)
             self._stopping = False
+            self._gave_up.clear()
             if self._given is not None:
                 store = self._given
                 for hook in self._hooks():
@@ -339,6 +346,43 @@ class Runtime:
         """How many times the actor ``name`` has been restarted after dying."""
         return self._specs[name].restarts
 
+    @property
+    def gave_up(self) -> dict[str, ActorGaveUpError]:
+        """The actors this runtime stopped restarting (past ``max_restarts``), by name."""
+        with self._lock:
+            return dict(self._gave_up)
+
+    @property
+    def paused(self) -> dict[str, StorageFaultError]:
+        """The actors paused on a storage fault (a full disk...), by name, with the fault.
+
+        A paused actor tries the same input again, backing off, until the fault clears;
+        its work is late, not lost. Empty when nothing is paused.
+        """
+        with self._lock:
+            progress = [(name, spec.progress.fault) for name, spec in self._specs.items()]
+        return {name: fault for name, fault in progress if fault is not None}
+
+    def check_actors(self) -> None:
+        """Raise why work cannot finish: an actor this runtime gave up on. Waits call this.
+
+        Raises:
+            ActorGaveUpError: an actor died more than ``max_restarts`` times; its work
+                stays in the log unhandled (the first such actor, with its last cause).
+
+        """
+        with self._lock:
+            failure = next(iter(self._gave_up.values()), None)
+        if failure is not None:
+            raise failure
+
+    def describe_pauses(self) -> str:
+        """The paused actors in words (``paused: jobs:router: disk full on PATH``), or ''."""
+        paused = self.paused
+        if not paused:
+            return ""
+        return "paused: " + "; ".join(f"{name}: {fault}" for name, fault in paused.items())
+
     def append(
         self,
         stream_id: str,
@@ -383,6 +427,11 @@ class Runtime:
         worker's timer has begun and not yet written is not seen from here. A worker that
         does not run an actor of one of these names never lets this return True; on
         timeout the names with work left are logged.
+
+        Raises:
+            ActorGaveUpError: an actor of this runtime died past ``max_restarts``: its work
+                would never be done, so this says so instead of waiting.
+
         """
         store = self.store
         client = self._role == "client"
@@ -393,6 +442,7 @@ class Runtime:
             ]
         deadline = time.monotonic() + timeout
         while True:
+            self.check_actors()
             # The checks below are separate reads; a commit between two of them could
             # hide new work from an actor already checked. New work always means new
             # records, so a pass counts only if the head did not move during it.
@@ -459,9 +509,13 @@ class Runtime:
                 return
             spec.restarts += 1
             restart = spec.restarts <= self._max_restarts
+            if not restart:
+                self._gave_up[name] = ActorGaveUpError(name, error, spec.restarts)
         log = logger.bind(actor=name)
         log.error("actor died: {!r}; {}", error,
                   "restarting it" if restart else "restart limit reached, not restarting")
+        if not restart:
+            log.error("{}", self._gave_up[name])
         try:
             store.append(
                 RUNTIME_STREAM,
@@ -478,7 +532,11 @@ class Runtime:
         with self._lock:
             if self._store is None or self._stopping:
                 return
-            self._launch(spec)
+            try:
+                self._launch(spec)
+            except Exception as error:  # noqa: BLE001 - its __init__ failed: say so to waiters
+                self._gave_up[spec.name] = ActorGaveUpError(spec.name, error, spec.restarts)
+                logger.bind(actor=spec.name).error("could not restart the actor: {!r}", error)
 
 
 def _one_line(text: str) -> str:

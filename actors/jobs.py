@@ -34,6 +34,7 @@ from sagalog.actors._jobs_search import (
 )
 from sagalog.actors._jobs_sqlite import JobsDatabaseError
 from sagalog.actors._outputs import Emit
+from sagalog.actors._storable import as_json_text, is_storable, storable_text
 from sagalog.events import Envelope, Message, SagalogError
 from sagalog.events.jobs import (
     IndexersFailed,
@@ -139,7 +140,22 @@ def validate_job(raw: str) -> Job | Rejection:
     for item in errors:
         if not item.get("loc"):
             item.pop("input", None)  # the whole payload: kept once, as JobRejected.raw
-    return Rejection(_reason(errors), errors)
+    reason = storable_text(_reason(errors))
+    return Rejection(reason, [_storable_error(item) for item in errors])
+
+
+def _storable_error(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` as the log stores it: a value it refuses (NaN, NUL...) as JSON text.
+
+    A field ``input`` holding NaN becomes ``input_json`` holding the text ``NaN``: the
+    rejection is recorded, and says exactly what was sent. (Storing the value itself made
+    the rejection unstorable, and killed the router.)
+    """
+    if is_storable(item):
+        return item
+    return {key if is_storable(value) else f"{key}_json":
+            value if is_storable(value) else as_json_text(value)
+            for key, value in item.items()}
 
 
 def _reason(errors: list[dict[str, Any]]) -> str:

@@ -54,6 +54,7 @@ from sagalog.events.etl import (
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
 from sagalog.sagas._etl_config import EtlConfig, load_config
+from sagalog.sagas._waiting import next_batch
 from sagalog.store import AppendRequest, EventStoreProtocol, LogReaderProtocol
 
 __all__ = [
@@ -359,7 +360,8 @@ def run_etl(
         dry_run=config.dry_run if dry_run is None else dry_run,
         force_refresh=config.force_refresh if force_refresh is None else force_refresh,
     )
-    ended = wait_for_etl(runtime.store, sagas, since, on_end=on_end, timeout=timeout)
+    ended = wait_for_etl(runtime.store, sagas, since, on_end=on_end, timeout=timeout,
+                         runtime=runtime)
     return EtlSummary(run, tuple(outcome_of(ended[saga]) for saga in sagas))
 
 
@@ -373,7 +375,8 @@ def resume_etl(runtime: Runtime, *, timeout: float = 600.0,
     pending = sorted(unfinished_etl(runtime.store))
     if not pending:
         return []
-    ended = wait_for_etl(runtime.store, pending, 1, on_end=on_end, timeout=timeout)
+    ended = wait_for_etl(runtime.store, pending, 1, on_end=on_end, timeout=timeout,
+                         runtime=runtime)
     return [outcome_of(ended[saga]) for saga in pending]
 
 
@@ -396,10 +399,15 @@ def wait_for_etl(
     *,
     on_end: Callable[[SourceOutcome], None] = lambda _outcome: None,
     timeout: float = 600.0,
+    runtime: Runtime | None = None,
 ) -> dict[str, Envelope[Message]]:
     """Block until each saga has a terminal event at or after ``from_position``.
 
+    Given the ``runtime`` running the sagas, the wait also ends when it gives up on an
+    actor, and a timeout names the actors paused on a storage fault.
+
     Raises:
+        ActorGaveUpError: ``runtime`` gave up on an actor (see ``Runtime.check_actors``).
         TimeoutError: no saga ended for ``timeout`` seconds while some were left.
 
     """
@@ -408,7 +416,11 @@ def wait_for_etl(
     subscription = store.subscribe(from_position, types=list(ETL_TERMINAL_TYPES))
     try:
         while len(ended) < len(wanted):
-            batch = subscription.next_batch(100, timeout=timeout)
+            if runtime is not None:
+                batch = next_batch(runtime, subscription, 100, timeout,
+                                   lambda: f"{len(wanted) - len(ended)} ETL sources")
+            else:
+                batch = subscription.next_batch(100, timeout=timeout)
             if not batch:
                 msg = f"{len(wanted) - len(ended)} ETL sources did not end within {timeout:g} s"
                 raise TimeoutError(msg)

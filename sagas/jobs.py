@@ -52,6 +52,7 @@ from sagalog.events.jobs import (
     StartJob,
     UpdateJobStatus,
 )
+from sagalog.events.runtime import HandlerFailed
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
 from sagalog.sagas._jobs_config import JobsConfigError, load_jobs_config
@@ -258,12 +259,22 @@ def unfinished_jobs(store: EventStoreProtocol) -> set[str]:
 
 
 def jobs_summary(store: EventStoreProtocol) -> dict[str, int]:
-    """How many submissions ended each way (``JobCompleted``, ``JobRejected``, ...)."""
-    kinds = Counter(record.type for record in store.read_all(
-        types=["JobSubmitted", "JobRejected", *JOBS_TERMINAL_TYPES]))
-    ended = sum(kinds[kind] for kind in ("JobRejected", *JOBS_TERMINAL_TYPES))
+    """How many submissions ended each way (``JobCompleted``, ``JobRejected``, ...).
+
+    A submission the router could not handle at all (its outputs refused by the log, say)
+    is a dead letter (``HandlerFailed``): counted as ``dead letters`` when there are any,
+    not as in flight, since nothing more will happen to it.
+    """
+    kinds = Counter(
+        "dead letters" if isinstance(record.data, HandlerFailed) else record.type
+        for record in store.read_all(
+            types=["JobSubmitted", "JobRejected", "HandlerFailed", *JOBS_TERMINAL_TYPES])
+        if not isinstance(record.data, HandlerFailed) or record.data.input_type == "JobSubmitted"
+    )
+    ended = sum(kinds[kind] for kind in ("JobRejected", "dead letters", *JOBS_TERMINAL_TYPES))
+    dead = {"dead letters": kinds["dead letters"]} if kinds["dead letters"] else {}
     return {**{kind: kinds[kind] for kind in ("JobCompleted", "JobFailed", "JobRejected")},
-            "in flight": kinds["JobSubmitted"] - ended}
+            **dead, "in flight": kinds["JobSubmitted"] - ended}
 
 
 def resume_jobs(runtime: Runtime, timeout: float = 600.0) -> set[str]:

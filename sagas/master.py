@@ -55,6 +55,7 @@ from sagalog.events.sagas import SagaDecided
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import ForEach, Gate, Results, SagaDefinition, Stage, Step, Verdict
 from sagalog.sagas._master_config import load_master_config
+from sagalog.sagas._waiting import next_batch
 from sagalog.store import EventStoreProtocol
 
 __all__ = [
@@ -260,6 +261,7 @@ def wait_for_master(runtime: Runtime, run_ids: set[str], *, timeout: float = 360
     ``on_record`` sees each record of those runs as it arrives (for progress).
 
     Raises:
+        ActorGaveUpError: the runtime gave up on an actor (see ``Runtime.check_actors``).
         TimeoutError: no record arrived for ``timeout`` seconds.
 
     """
@@ -267,10 +269,8 @@ def wait_for_master(runtime: Runtime, run_ids: set[str], *, timeout: float = 360
     subscription = runtime.store.subscribe(from_position)
     try:
         while len(outcome) < len(run_ids):
-            batch = subscription.next_batch(500, timeout=timeout)
-            if not batch:
-                msg = f"{len(run_ids) - len(outcome)} master runs did not end within {timeout:g} s"
-                raise TimeoutError(msg)
+            batch = next_batch(runtime, subscription, 500, timeout,
+                               lambda: f"{len(run_ids) - len(outcome)} master runs")
             for record in batch:
                 run = record.correlation_id or ""
                 if run not in run_ids:

@@ -57,6 +57,7 @@ from sagalog.events.orders import (
 )
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import SagaDefinition, Stage, Step
+from sagalog.sagas._waiting import next_batch
 from sagalog.store import parse_target
 
 __all__ = [
@@ -318,18 +319,17 @@ def wait_for_terminals(
     Returns order id -> terminal type. ``on_end`` is called as each ends (progress).
 
     Raises:
-        TimeoutError: some orders had not ended after ``timeout`` seconds of no progress.
+        ActorGaveUpError: the runtime gave up on an actor (see ``Runtime.check_actors``).
+        TimeoutError: some orders had not ended after ``timeout`` seconds of no progress
+            (naming the actors paused on a storage fault, if any).
 
     """
     outcome: dict[str, str] = {}
     subscription = runtime.store.subscribe(from_position, types=list(TERMINAL_TYPES))
     try:
         while len(outcome) < len(orders):
-            batch = subscription.next_batch(500, timeout=timeout)
-            if not batch:
-                left = len(orders) - len(outcome)
-                msg = f"{left} orders did not end within {timeout:g} s"
-                raise TimeoutError(msg)
+            batch = next_batch(runtime, subscription, 500, timeout,
+                               lambda: f"{len(orders) - len(outcome)} orders")
             for record in batch:
                 order_id = record.correlation_id or ""
                 if order_id in orders and order_id not in outcome:

@@ -49,6 +49,7 @@ from sagalog.events.pipeline import (
 )
 from sagalog.sagas._actor import saga_actor
 from sagalog.sagas._definition import Gate, Results, SagaDefinition, Stage, Step, Verdict
+from sagalog.sagas._waiting import next_batch
 from sagalog.store import EventStoreProtocol
 
 __all__ = [
@@ -241,6 +242,7 @@ def wait_for_pipelines(
     A result not a success also carries ``report_path`` (its manual review report).
 
     Raises:
+        ActorGaveUpError: the runtime gave up on an actor (see ``Runtime.check_actors``).
         TimeoutError: no run settled for ``timeout`` seconds while some were left.
 
     """
@@ -249,10 +251,8 @@ def wait_for_pipelines(
     subscription = runtime.store.subscribe(1, types=list(_SETTLING_TYPES[1:]))
     try:
         while len(results) < len(runs):
-            batch = subscription.next_batch(100, timeout=timeout)
-            if not batch:
-                msg = f"{len(runs) - len(results)} pipeline runs did not end within {timeout:g} s"
-                raise TimeoutError(msg)
+            batch = next_batch(runtime, subscription, 100, timeout,
+                               lambda: f"{len(runs) - len(results)} pipeline runs")
             for record in batch:
                 run_id = record.correlation_id or ""
                 if run_id not in runs or run_id in results:

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -33,6 +34,9 @@ from sagalog.sagas.master import add_master_workflow
 from sagalog.sagas.orders import add_demo_order_workflow
 from sagalog.sagas.pipeline import add_pipeline_workflow
 from sagalog.store import WorkerBusyError
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 __all__ = [
     "DEFAULT_WORKFLOWS",
@@ -97,6 +101,8 @@ def run_worker(
 
     Raises:
         WorkerBusyError: ``role`` is ``"worker"`` and another worker runs on ``db``.
+        ActorGaveUpError: the runtime gave up on an actor (it died past its restart limit):
+            its work would never be done, so the worker stops and says why.
 
     """
     log = logger.bind(actor="worker", store=str(db))
@@ -109,11 +115,25 @@ def run_worker(
             log.info("worker running (PID {})", os.getpid())
         on_ready(runtime)
         idle = False
+        paused = ""
         while not stop_event.is_set():
-            if until_idle and runtime.wait_until_idle(IDLE_CHECK_S):
+            if until_idle and runtime.wait_until_idle(IDLE_CHECK_S):  # raises ActorGaveUpError
                 idle = True
                 break
             if not until_idle:
                 stop_event.wait(IDLE_CHECK_S)
+                runtime.check_actors()
+            paused = _say_pauses(runtime, paused, log)
         log.info("worker stopping: {}", "no work left" if idle else "asked to stop")
     return idle
+
+
+def _say_pauses(runtime: Runtime, said: str, log: Logger) -> str:
+    """Log the actors paused on a storage fault when that changes; return what was said."""
+    paused = runtime.describe_pauses()
+    if paused != said:
+        if paused:
+            log.warning("{}; their work waits until the fault clears", paused)
+        else:
+            log.info("no actor is paused any more")
+    return paused

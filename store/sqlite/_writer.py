@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -465,6 +465,7 @@ class Writer:
         return outcomes
 
     def _deliver(self, batch: list[_Append], outcomes: list[Outcome | BaseException]) -> None:
+        outcomes = _each_its_own(outcomes)
         successes = 0
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = defaultdict(list)
         for item, outcome in zip(batch, outcomes, strict=True):
@@ -491,6 +492,31 @@ class Writer:
             wake = signal if loop is self.loop else None
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 loop.call_soon_threadsafe(_settle, settled, wake)
+
+
+def _each_its_own(outcomes: list[Outcome | BaseException]) -> list[Outcome | BaseException]:
+    """``outcomes`` where an exception failed several appends, each with its own copy.
+
+    A batch that fails as a whole (a full disk at COMMIT) has one exception for all its
+    callers; raised on each caller's thread, the one object gathered every thread's
+    traceback into it, mixed. Each caller gets a copy of the same type and message,
+    chained (``__cause__``) to the original, which keeps the writer's traceback.
+    """
+    shared = Counter(id(outcome) for outcome in outcomes if isinstance(outcome, BaseException))
+    if all(count == 1 for count in shared.values()):
+        return outcomes
+    return [_copy(outcome) if isinstance(outcome, BaseException) and shared[id(outcome)] > 1
+            else outcome for outcome in outcomes]
+
+
+def _copy(error: BaseException) -> BaseException:
+    """A new exception like ``error`` (type, args, attributes such as ``path``), caused by it."""
+    kind = type(error)
+    copy = kind.__new__(kind)
+    copy.args = error.args
+    copy.__dict__.update(vars(error))
+    copy.__cause__ = error
+    return copy
 
 
 def _settle(settled: list[tuple[Any, Any]], wake: Callable[[], None] | None) -> None:

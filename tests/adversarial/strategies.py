@@ -58,7 +58,7 @@ scalars = st.one_of(
 json_values: st.SearchStrategy[Any] = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4),
-    max_leaves=12,
+    max_leaves=6,
 )
 """Any value Python's json can spell (NaN and Infinity included), hostile leaves often."""
 

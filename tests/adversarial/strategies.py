@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 
 __all__ = [
     "HOSTILE_TEXTS",
+    "PAST_LIMITS",
     "config_files",
     "field_dicts",
     "hostile_text",
     "json_texts",
     "json_values",
+    "shallow_json_texts",
     "spell",
 ]
 
@@ -81,13 +83,17 @@ def spell(value: object, *, ascii_only: bool) -> str:
     return json.dumps(value, ensure_ascii=ascii_only, allow_nan=True)
 
 
-json_texts = st.one_of(
+DIGITS_PAST_LIMIT = "10" * 2_500
+"""A 5,000-digit integer: past Python's int-from-text limit (4,300 digits)."""
+
+shallow_json_texts = st.one_of(
     st.builds(spell, json_values, ascii_only=st.booleans()),
-    deep_texts,
     st.text(max_size=30),
-    st.just("10" * 2_500),  # a 5,000-digit integer: past Python's int-from-text limit
 )
-"""JSON texts of hostile values, deep ones, huge numbers, and text that is no JSON at all."""
+"""JSON texts of hostile values, and text that is no JSON at all; none past a parser's limits."""
+
+json_texts = st.one_of(shallow_json_texts, deep_texts, st.just(DIGITS_PAST_LIMIT))
+"""The above, and texts nested past every reader's depth or with a number past int's limit."""
 
 
 def field_dicts(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -104,8 +110,21 @@ def field_dicts(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def config_files(names: list[str]) -> st.SearchStrategy[str]:
-    """The text of a JSON configuration file keyed by ``names``, or hostile text."""
+    """The text of a JSON configuration file keyed by ``names``, or hostile text.
+
+    Nothing past a parser's limits: :data:`PAST_LIMITS` holds those, for their own test.
+    """
     return st.one_of(
         st.builds(spell, field_dicts(names), ascii_only=st.booleans()),
-        json_texts,
+        st.builds(spell, field_dicts(names), ascii_only=st.booleans()),
+        shallow_json_texts,
     )
+
+
+PAST_LIMITS = (
+    "[" * 100_000 + "]" * 100_000,
+    '{"a":' * 5_000 + "0" + "}" * 5_000,
+    DIGITS_PAST_LIMIT,
+    '{"count": ' + DIGITS_PAST_LIMIT + "}",
+)
+"""JSON texts that stop Python's json with RecursionError or ValueError (not JSONDecodeError)."""

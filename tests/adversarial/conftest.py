@@ -14,6 +14,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+PROPERTY_TIMEOUT = 600
+"""Seconds a property may take (pytest-timeout's default is 120): 1,000 examples of the
+slowest take about 60 s of CPU, more on a machine shared with other work."""
+
 settings.register_profile(
     "ci", max_examples=1000, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -24,6 +24,7 @@ from sagalog.events.master import MasterConfig
 from sagalog.sagas._etl_config import _ConfigFile, load_config
 from sagalog.sagas._jobs_config import load_jobs_config
 from sagalog.sagas._master_config import load_master_config
+from tests.adversarial.conftest import PROPERTY_TIMEOUT
 from tests.adversarial.strategies import PAST_LIMITS, config_files, hostile_text
 
 Loader = Callable[[Path], object]
@@ -114,6 +115,7 @@ def _files(workflow: str) -> st.SearchStrategy[bytes]:
     return files if workflow in NUL_REFUSED else files.filter(_no_nul)
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(_files("pipeline"))
 def test_a_pipeline_config_file_loads_or_is_a_typed_error(content: bytes) -> None:
     """The data pipeline's file: a PipelineConfig or a SagalogError naming the file."""
@@ -147,6 +149,7 @@ def test_a_config_file_that_is_not_utf8_is_a_typed_error(workflow: str, content:
     _check(LOADERS[workflow][0], content)
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(_files("jobs"))
 @example(b'{"indexers": [NaN]}')
 def test_a_jobs_config_file_loads_or_is_a_typed_error(content: bytes) -> None:
@@ -154,6 +157,7 @@ def test_a_jobs_config_file_loads_or_is_a_typed_error(content: bytes) -> None:
     _check(_jobs, content)
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(_files("etl"))
 @example(b'{"sources": [{"source_id": "a", "url": "http://x/", "expected_format": "csv"}],'
          b' "probe_timeout": Infinity}')
@@ -162,6 +166,7 @@ def test_an_etl_config_file_loads_or_is_a_typed_error(content: bytes) -> None:
     _check(_etl, content)
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(_files("master"), environs)
 @example(b'{"retry": "${MASTER_RETRIES:-3}"}', {})
 def test_a_master_config_file_loads_or_is_a_typed_error(

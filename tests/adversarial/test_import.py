@@ -27,6 +27,7 @@ from pydantic import Field
 
 from sagalog.events import Event, SagalogError, registry
 from sagalog.store import EventStoreProtocol, import_file, open_store
+from tests.adversarial.conftest import PROPERTY_TIMEOUT
 from tests.adversarial.strategies import hostile_text, json_values
 
 _names = itertools.count()
@@ -167,6 +168,7 @@ def _line(**changes: object) -> str:
     return json.dumps({**LINE, **changes}, ensure_ascii=False)
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(files())
 @example(_line().encode())
 @example((_line() + "\n" + _line(stream_version=2, data={**LINE["data"], "text": "\x00"}))
@@ -187,7 +189,7 @@ def test_an_import_into_memory_is_all_or_nothing_and_the_log_verifies(content: b
         _check_import(target, store, content)
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @settings(max_examples=200)
 @given(files())
 def test_an_import_into_sqlite_is_all_or_nothing_and_the_log_verifies(content: bytes) -> None:

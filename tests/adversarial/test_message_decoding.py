@@ -33,6 +33,7 @@ from sagalog.events import (
     registry,
     upcaster,
 )
+from tests.adversarial.conftest import PROPERTY_TIMEOUT
 from tests.adversarial.strategies import field_dicts, hostile_text, json_texts, json_values, spell
 
 # st.builds warns that it cannot honour pydantic's regex patterns; the data is checked anyway.
@@ -140,6 +141,7 @@ def _check_round_trip(message: Message, name: str) -> None:
     assert again == message
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(records())
 @example(("AdversarialProbe", 1, "[" * 50_000 + "]" * 50_000))
 @example(("AdversarialProbe", 2, b'{"label": "\xed\xa0\x80"}'))
@@ -160,6 +162,7 @@ def test_decoding_gives_a_message_or_a_message_error(record: tuple[str, int, str
     assert name in str(refused)  # the error names the type it could not read
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(st.text(max_size=30), st.integers(min_value=-5, max_value=5), json_texts)
 def test_an_unknown_type_is_an_unknown_type_error(name: str, version: int, data: str) -> None:
     """A name no class reads is refused by name, whatever its data."""

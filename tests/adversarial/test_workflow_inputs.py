@@ -23,6 +23,7 @@ from sagalog.events import SagalogError
 from sagalog.events.jobs import JobAccepted, JobRejected, JobsConfig
 from sagalog.sagas.jobs import submit_job
 from sagalog.sagas.orders import FailurePlan, place_order
+from tests.adversarial.conftest import PROPERTY_TIMEOUT
 from tests.adversarial.strategies import hostile_text, json_values, shallow_json_texts, spell
 
 CONFIG = JobsConfig(jobs_db="/nonexistent/jobs.db", search_index="/nonexistent/search.db")
@@ -88,7 +89,7 @@ def _storable(raw: str) -> bool:
     return _POISON.search(raw) is None
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(payloads.filter(_storable))
 @example('{"type": "custom", "job_id": "a1", "tenant": "t", "pipeline": "p"}')
 @example('{"type": "custom", "job_id": "a2", "tenant": "\u2028", "pipeline": "p\\u2029"}')
@@ -144,6 +145,7 @@ def _no_surrogate(text: str) -> bool:
     return _SURROGATE.search(text) is None
 
 
+@pytest.mark.timeout(PROPERTY_TIMEOUT)
 @given(flags, st.booleans(), order_ids.filter(_no_surrogate),
        st.integers() | st.sampled_from((10**30, -1)))
 @example([("--fail-rate", "nan")], False, "o-1", 1250)

@@ -154,6 +154,11 @@ class Registry:
             raise InvalidMessageError(
                 name, [f"(message): not JSON: {error}"], position=position, stream_id=stream_id
             ) from error
+        except RecursionError:  # json.loads of [[[[...: Python's stack, not the data's fault
+            raise InvalidMessageError(
+                name, ["(message): nested too deeply to read"], position=position,
+                stream_id=stream_id,
+            ) from None
         for step in range(version, target):
             function = self._upcasters.get((name, step))
             if function is None:

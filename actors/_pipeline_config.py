@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from sagalog.events import SagalogError
+from sagalog.events._jsonfile import loads, path_problem
 from sagalog.events.pipeline import PipelineConfig
 
 __all__ = ["DEFAULTS", "PipelineConfigError", "load_pipeline_config"]
@@ -54,6 +55,9 @@ def load_pipeline_config(path: str | Path) -> PipelineConfig:
     values = _fields(file, _read(file))
     base = file.parent
     for key in _PATHS:
+        problem = path_problem(values[key])
+        if problem is not None:
+            raise PipelineConfigError(file, f"{key}: cannot be a path: {problem}")
         if values[key]:
             values[key] = str((base / values[key]).resolve())
     if not values["outbox_path"]:
@@ -63,7 +67,7 @@ def load_pipeline_config(path: str | Path) -> PipelineConfig:
 
 def _read(file: Path) -> object:
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        return loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PipelineConfigError(file, "no such configuration file") from None
     except (OSError, UnicodeDecodeError) as error:

@@ -215,6 +215,9 @@ class JobRouter(Actor):
         if isinstance(checked, Rejection):
             return self._reject(submitted, envelope, checked.reason, checked.errors)
         job_id = checked.job_id
+        if not is_storable(checked.model_dump(mode="json")):
+            return self._reject(submitted, envelope, "the job holds a value the log cannot "
+                                "store (NaN, Infinity, a NUL character or a lone surrogate)", [])
         if job_id in self.accepted:
             return self._reject(submitted, envelope, f"duplicate: job {job_id!r} was accepted "
                                 f"already (submitted at pos {self.accepted[job_id]})", [])

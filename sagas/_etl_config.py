@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagalog.events import SagalogError
+from sagalog.events._jsonfile import loads, path_problem
 from sagalog.events.etl import (
     DEFAULT_DOWNLOAD_DEADLINE,
     DEFAULT_MAX_BYTES,
@@ -84,7 +85,7 @@ def load_config(path: str | Path, base_url: str | None = None) -> EtlConfig:
         msg = f"{where}: cannot read the ETL config ({error})"
         raise SagalogError(msg) from None
     try:
-        raw = json.loads(text)
+        raw = loads(text)
     except json.JSONDecodeError as error:
         msg = f"{where}: not JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         raise SagalogError(msg) from None
@@ -115,6 +116,11 @@ def _resolve(where: Path, parsed: _ConfigFile, base_url: str | None) -> EtlConfi
                                  expected_format=source.expected_format,
                                  sha256=source.sha256, headers=source.headers,
                                  max_bytes=source.max_bytes))
+    for field in ("download_dir", "quarantine_dir"):
+        problem = path_problem(getattr(parsed, field))
+        if problem is not None:
+            msg = f"{where}: {field}: cannot be a path: {problem}"
+            raise SagalogError(msg)
     home = where.resolve().parent
     settings = EtlSettings(
         download_dir=str((home / parsed.download_dir).resolve()),

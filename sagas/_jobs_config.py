@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sagalog.events import SagalogError
+from sagalog.events._jsonfile import loads, path_problem
 from sagalog.events.jobs import JobsConfig
 
 __all__ = ["JobsConfigError", "load_jobs_config"]
@@ -51,6 +52,9 @@ def load_jobs_config(path: str | Path | None, db: str | Path) -> JobsConfig:
     log = Path(db).resolve()
     for key, default in (("jobs_db", f"{log}.jobs"), ("search_index", f"{log}.search")):
         value = data.get(key, default)
+        problem = path_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise JobsConfigError(f"{path}: {key}: cannot be a path: {problem}")
         data[key] = str(base / value) if isinstance(value, str) and value else value
     try:
         return JobsConfig.model_validate(data)
@@ -69,7 +73,7 @@ def _read(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise JobsConfigError(f"{path}: cannot read the configuration ({error})") from None
     try:
-        data = json.loads(text)
+        data = loads(text)
     except json.JSONDecodeError as error:
         raise JobsConfigError(f"{path}: not JSON: {error}") from None
     if not isinstance(data, dict):

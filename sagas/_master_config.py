@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sagalog.events import SagalogError
+from sagalog.events._jsonfile import loads, path_problem
 from sagalog.events.master import STAGES, MasterConfig
 
 __all__ = ["DEFAULT_PATHS", "load_master_config", "parse_master_config"]
@@ -51,8 +52,11 @@ def load_master_config(path: str | Path, environ: Mapping[str, str] | None = Non
         text = source.read_text(encoding="utf-8")
     except OSError as error:
         raise SagalogError(f"{source}: cannot read the configuration ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise SagalogError(f"{source}: cannot read the configuration (not UTF-8: "
+                           f"{error.reason} at byte {error.start})") from None
     try:
-        raw = json.loads(text)
+        raw = loads(text)
     except json.JSONDecodeError as error:
         raise SagalogError(f"{source}: not valid JSON: {error.msg} at line {error.lineno}, "
                            f"column {error.colno}") from None
@@ -109,6 +113,9 @@ def _resolve_paths(paths: object, source: Path) -> dict[str, object]:
         if not isinstance(value, str):
             resolved[key] = value  # the model names the field and the type
             continue
+        problem = path_problem(value)
+        if problem is not None:
+            raise SagalogError(f"{source}: paths.{key}: cannot be a path: {problem}")
         if key in ("warehouse", "monitoring_db") and isinstance(work_dir, str):
             value = value.replace("{work_dir}", work_dir)  # noqa: PLW2901 - the default's form
         resolved[key] = str((base / value).resolve())

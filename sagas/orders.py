@@ -285,6 +285,13 @@ def place_order(runtime: Runtime, order_id: str, amount_cents: int = 1250, *,
     With ``plan``, the plan's decision for this order (``DemoFailuresPlanned``) goes in
     the same append, so the demo services fail it so wherever they run.
     """
+    try:
+        order_id.encode("utf-8")  # the event ids derive from its UTF-8 bytes
+    except UnicodeEncodeError as error:
+        from sagalog.store import InvalidStreamIdError  # noqa: PLC0415 - a rare path
+
+        raise InvalidStreamIdError("order id", order_id, f"it holds "
+                                   f"{order_id[error.start]!r}, a lone surrogate") from None
     placed = OrderPlaced(order_id=order_id, product_id=f"product-{order_id}",
                          amount_cents=amount_cents)
     messages: list[Event] = [placed]

@@ -101,10 +101,9 @@ NUL_IN_A_PATH = {
     "jobs": b'{"jobs_db": "\\u0000"}',
 }
 """A NUL in a path field of each workflow's file."""
-NUL_REFUSED = ("jobs",)
-"""The loaders whose NUL test passes today. The others raise ValueError (embedded null
-byte) from ``Path.resolve``; their generated files leave NUL out until issue #9's fix
-lands (then add them here, which also drops the filter)."""
+NUL_REFUSED = ("etl", "jobs", "master", "pipeline")
+"""The loaders that refuse a NUL or a lone surrogate in a path with a SagalogError (all
+of them since issue #9's fix: ``sagalog.events._jsonfile.path_problem``)."""
 
 
 SURROGATE_IN_A_PATH = {
@@ -161,9 +160,7 @@ NOT_UTF8 = (b'{"\xed\xa0\x80": "0"}', b"\xff\xfe{}", b'{"a": "caf\xe9"}')
 @pytest.mark.parametrize("content", NOT_UTF8, ids=["surrogate", "utf16-bom", "latin1"])
 @pytest.mark.parametrize("workflow", [
     "etl", "jobs", "pipeline",
-    pytest.param("master", marks=pytest.mark.xfail(
-        strict=True, reason="issue #9: a master pipeline config that is not UTF-8 raises "
-        "UnicodeDecodeError (load_master_config catches only OSError)")),
+    "master",
 ])
 def test_a_config_file_that_is_not_utf8_is_a_typed_error(workflow: str, content: bytes) -> None:
     """Bytes that are not UTF-8: SagalogError naming the file, never UnicodeDecodeError."""
@@ -197,9 +194,6 @@ def test_a_master_config_file_loads_or_is_a_typed_error(
     _check(lambda path: _master(path, environ), content)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #9: CLI tracebacks on nested JSON/huge numbers: "
-                   "json.loads raises RecursionError or ValueError (int digits), not "
-                   "JSONDecodeError, and the config loaders let them through")
 @pytest.mark.parametrize("workflow", sorted(LOADERS))
 @pytest.mark.parametrize("text", PAST_LIMITS, ids=["deep-list", "deep-object", "digits",
                                                    "digits-in-object"])

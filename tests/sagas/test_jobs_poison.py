@@ -38,9 +38,11 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_poison_payloads_are_recorded_and_every_good_job_completes(tmp_path: Path) -> None:
-    """NaN/Infinity (and a NUL key) are rejected, storably; a job whose acceptance the log
-    refuses (a NUL in its tenant) is a dead letter; the good jobs around them complete and
-    ``worker --until-idle`` returns with a summary that adds up."""
+    """NaN/Infinity (and a NUL key) are rejected, storably; a job the log could not store
+    once accepted (a NUL in its tenant) is rejected too, before its acceptance is built
+    (a refused output's dead letter is tests/actors/test_refused_outputs.py's); the good
+    jobs around them complete and ``worker --until-idle`` returns with a summary that adds
+    up."""
     for number in range(3):  # good jobs first, between and after the poison ones
         (tmp_path / f"good-{number}.json").write_text(GOOD.format(f"good-{number}"))
     order = ["good-0.json", *list(POISON)[:2], "good-1.json", *list(POISON)[2:], "good-2.json"]
@@ -54,8 +56,8 @@ def test_poison_payloads_are_recorded_and_every_good_job_completes(tmp_path: Pat
 
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines()[-1] == (
-        "worker stopped (no work left): 3 JobCompleted, 0 JobFailed, 3 JobRejected, "
-        "1 dead letters, 0 in flight")
+        "worker stopped (no work left): 3 JobCompleted, 0 JobFailed, 4 JobRejected, "
+        "0 in flight")
     with open_store(tmp_path / "log.db") as store:
         log = list(store.read_all())
         assert store.verify().ok
@@ -64,7 +66,7 @@ def test_poison_payloads_are_recorded_and_every_good_job_completes(tmp_path: Pat
     completed = {r.correlation_id for r in log if r.type == "JobCompleted"}
     assert completed == {"good-0", "good-1", "good-2"}
     rejected = {r.correlation_id: r.data for r in log if isinstance(r.data, JobRejected)}
-    assert set(rejected) == {"nan-1", "inf-1", "key-1"}
+    assert set(rejected) == {"nan-1", "inf-1", "key-1", "nul-1"}
     nan = rejected["nan-1"]
     assert isinstance(nan, JobRejected)
     assert nan.raw == POISON["nan.json"], "the raw payload is kept as it was sent"
@@ -73,9 +75,7 @@ def test_poison_payloads_are_recorded_and_every_good_job_completes(tmp_path: Pat
     key = rejected["key-1"]
     assert isinstance(key, JobRejected)
     assert any('"a\\u0000"' in item.get("loc_json", "") for item in key.errors), key.errors
-    (dead,) = [r for r in log if isinstance(r.data, HandlerFailed)]
-    assert dead.correlation_id == "nul-1"
-    assert isinstance(dead.data, HandlerFailed)
-    assert dead.data.error_type == "UnportableValueError"
-    assert "NUL" in dead.data.error_message
-    assert dead.data.actor == "jobs:router"
+    nul = rejected["nul-1"]
+    assert isinstance(nul, JobRejected)
+    assert "cannot store" in nul.reason
+    assert not [r for r in log if isinstance(r.data, HandlerFailed)]

@@ -50,6 +50,7 @@ from sagalog.events.master import (
     ActivityFailed,
     ActivitySucceeded,
 )
+from sagalog.store import StorageFaultError, storage_fault
 
 __all__ = [
     "BUILTIN_ACTIONS",
@@ -115,7 +116,13 @@ class MasterActivities(Actor):
 
         try:
             applied, details = apply_once(command.paths.warehouse, record, work)
-        except Exception as error:  # noqa: BLE001 - any failure of the action fails the try
+        except StorageFaultError:
+            raise  # a full disk is not a failed try: the runtime pauses and retries the command
+        except Exception as error:
+            fault = storage_fault(error, f"{command.activity} (try {attempt})",
+                                  path=command.paths.warehouse)
+            if fault is not None:  # an action's own SQLite or file write on a full disk
+                raise fault from error
             log.warning("{} try {} failed: {!r}", command.activity, attempt, error)
             return failure(run_id=command.run_id, item=command.item, attempt=attempt,
                            error=f"{type(error).__name__}: {error}"[:2000])

@@ -4,6 +4,7 @@ files and SQLite, and a virtual clock for the 30 s retry waits. One test per dec
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
@@ -290,3 +291,39 @@ def test_resume_rebuilds_the_workflow_from_the_log_alone(tmp_path: Path) -> None
         assert summarise_run(runtime.store, "later").status == "completed"
     with Runtime(tmp_path / "log.db", durability="off", clock=clock) as runtime:
         assert resume_master(runtime, handler=MockNotificationHandler()) == {}
+
+
+def test_a_full_disk_in_an_action_pauses_the_try_instead_of_failing_it(tmp_path: Path) -> None:
+    """ENOSPC from an action's own write: the same try again once space is back, no failure.
+
+    A full disk says nothing about the stage: counting it as a failed try would spend the
+    retries (and with one try, fail the run) on a fault of the machine.
+    """
+    calls: list[int] = []
+
+    def lookup(command: ActivityCommand, context: Any) -> dict[str, Any]:
+        calls.append(context.attempt)
+        if len(calls) <= 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out.db"))
+        return {"workspace": command.environment["workspace_id"]}
+
+    folder = tmp_path / "pipeline"
+    path = write_config(folder, stages={"initialisation": {"action": "lookup",
+                                                          "retry": {"attempts": 1}}})
+    clock = VirtualClock()
+    with Runtime(tmp_path / "log.db", durability="off", clock=clock) as runtime:
+        loaded = load_master_config(path, environ={})
+        add_master_workflow(runtime, config=loaded, actions={"lookup": lookup},
+                            handler=MockNotificationHandler())
+        start_master_run(runtime, loaded, run_id="r1")
+        for _ in range(200):  # the pause backs off on the virtual clock: move it on
+            if runtime.wait_until_idle(0.05) and not unfinished_master(runtime.store):
+                break
+            if clock.wait_for_pending(1):
+                clock.advance(30.0)
+        assert not unfinished_master(runtime.store)
+        records = list(runtime.store.read_correlation("r1"))
+    assert calls == [1, 1, 1]  # one try, paused twice, never counted as failed
+    assert not [r for r in records if r.type == "InitialisationFailed"]
+    (done,) = [r for r in records if r.type == "InitialisationSucceeded"]
+    assert done.data.attempt == 1  # type: ignore[attr-defined]

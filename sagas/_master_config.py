@@ -67,7 +67,10 @@ def parse_master_config(raw: object, source: Path, environ: Mapping[str, str]) -
     """:func:`load_master_config` on already-parsed JSON (``source`` names it in errors)."""
     if not isinstance(raw, dict):
         raise SagalogError(f"{source}: the configuration must be a JSON object")
-    values = _substitute(raw, environ, source, "")
+    try:
+        values = _substitute(raw, environ, source, "")
+    except RecursionError:  # json.loads reads deeper than Python recurses (3.13's does)
+        raise SagalogError(f"{source}: the configuration is nested too deeply") from None
     assert isinstance(values, dict)  # noqa: S101 - a dict stays a dict
     values["paths"] = _resolve_paths(values.get("paths", {}), source)
     values["source"] = str(source.resolve())

@@ -239,7 +239,12 @@ class Writer:
         return self.run(functools.partial(self._in_transaction, action=write))
 
     def _in_transaction(self, connection: sqlite3.Connection | None,
-                        action: Callable[[sqlite3.Connection], None]) -> None:
+                        action: Callable[[sqlite3.Connection], T], doing: str = "writing") -> T:
+        """``action`` inside one transaction (begun, the schema upgraded, committed).
+
+        Anything it raises rolls the transaction back; SQLite's errors come out as the
+        store's own, saying what was being done.
+        """
         if connection is None:
             msg = "the event store is closed"
             raise StoreClosedError(msg)
@@ -248,15 +253,16 @@ class Writer:
                 _begin(connection)
             if self._version < SCHEMA_VERSION:
                 self._version = _upgrade(connection)
-            action(connection)
+            result = action(connection)
             connection.execute("COMMIT")
         except BaseException as error:
             if connection.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
-                raise translate(error, "writing", path=self._path) from error
+                raise translate(error, doing, path=self._path) from error
             raise
+        return result
 
     def stream(self, pendings: Iterable[Pending],
                checkpoints: dict[str, int] | None = None,
@@ -280,28 +286,16 @@ class Writer:
 
     def _stream(self, pendings: Iterable[Pending], checkpoints: dict[str, int],
                 expected_position: int | None, connection: sqlite3.Connection | None) -> int:
-        if connection is None:
-            msg = "the event store is closed"
-            raise StoreClosedError(msg)
-        try:
-            if not connection.in_transaction:
-                _begin(connection)
-            if self._version < SCHEMA_VERSION:
-                self._version = _upgrade(connection)
+        def write(connection: sqlite3.Connection) -> tuple[int, set[str]]:
             _check_head(connection, expected_position)
             recorded_at = self._now()
             written, types = _write_stream(connection, pendings, recorded_at, self.runs)
             if checkpoints:
                 _upsert_checkpoints(connection, [(name, position, recorded_at)
                                                  for name, position in checkpoints.items()])
-            connection.execute("COMMIT")
-        except BaseException as error:
-            if connection.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
-                raise translate(error, "appending", path=self._path) from error
-            raise
+            return written, types
+
+        written, types = self._in_transaction(connection, write, "appending")
         if written:
             self.stats.transactions += 1
             self.stats.appends += 1

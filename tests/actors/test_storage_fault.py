@@ -13,7 +13,6 @@ import errno
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
@@ -29,7 +28,7 @@ from sagalog.actors.orders import (
 from sagalog.sagas import saga_actor
 from sagalog.sagas.orders import ORDER_SAGA, add_order_workflow, place_order
 from sagalog.store import DiskFullError
-from tests.support import MountRefusedError, mounted
+from tests.support import fill_disk, small_disk
 
 ORDERS = [f"o-{n}" for n in range(1, 6)]
 
@@ -37,33 +36,8 @@ ORDERS = [f"o-{n}" for n in range(1, 6)]
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs, mounted for the test (room for the log of a few orders, once freed)."""
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    try:
-        with mounted(folder, "-t", "tmpfs", "-o", "size=2m", "tmpfs") as disk:
-            yield disk
-    except MountRefusedError as refused:
-        pytest.skip(f"cannot mount a tmpfs here: {refused}")
-
-
-def fill(disk: Path) -> Path:
-    """Write a file until ``disk`` is full; return it (delete it to free the space)."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as out:
-        while _wrote(out, b"\0" * 4096):
-            pass
-    return filler
-
-
-def _wrote(out: BinaryIO, chunk: bytes) -> bool:
-    """Whether ``chunk`` was written; False once the disk is full (any other error raises)."""
-    try:
-        out.write(chunk)
-    except OSError as error:
-        if error.errno != errno.ENOSPC:
-            raise
-        return False
-    return True
+    with small_disk(tmp_path / "tiny", "2m") as disk:
+        yield disk
 
 
 class ReceiptFiler:
@@ -105,7 +79,7 @@ def test_an_adapter_on_a_full_disk_pauses_its_actor_until_the_disk_is_freed(
     """Every order completes, none is failed, compensated or sent to manual review; while
     full, the runtime says which actor is paused and on what file; nothing is charged twice."""
     clock = VirtualClock()
-    filler = fill(tiny_disk)
+    filler = fill_disk(tiny_disk)
     with Ledger(tmp_path / "ledger.db") as ledger, Runtime(
             tmp_path / "log.db", durability="off", clock=clock) as runtime:
         runtime.add(ProductService, DemoCatalogue())
@@ -148,7 +122,7 @@ def test_a_commit_on_a_full_disk_pauses_the_actor_and_loses_nothing(tiny_disk: P
     with Runtime(log, durability="off", clock=clock) as runtime:
         for order_id in ORDERS:
             place_order(runtime, order_id)
-        filler = fill(tiny_disk)
+        filler = fill_disk(tiny_disk)
         ledger = Ledger(tiny_disk.parent / "ledger.db")
         add_order_workflow(runtime, ledger)
 

@@ -9,7 +9,6 @@ message, chained to the original.
 
 from __future__ import annotations
 
-import errno
 import threading
 import time
 from collections.abc import Iterator
@@ -18,45 +17,28 @@ from pathlib import Path
 import pytest
 
 from sagalog.store import DiskFullError, open_store
-from tests.support import MountRefusedError, Note, mounted
+from tests.support import Note, fill_disk, small_disk
 
 CALLERS = 4
 DEADLINE_S = 10.0
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "small"
-    folder.mkdir()
-    try:
-        with mounted(folder, "-t", "tmpfs", "-o", "size=1m", "tmpfs") as disk:
-            yield disk
-    except MountRefusedError as refused:
-        pytest.skip(f"cannot mount a tmpfs here: {refused}")
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs, mounted for the test."""
+    with small_disk(tmp_path / "small", "1m") as disk:
+        yield disk
 
 
-def fill(disk: Path) -> Path:
-    """Write a file until ``disk`` is full; return it (delete it to free the space)."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as out:
-        while True:
-            try:
-                out.write(b"\0" * 4096)
-            except OSError as error:
-                if error.errno != errno.ENOSPC:
-                    raise
-                return filler
-
-
-def test_each_caller_of_a_failed_batch_gets_its_own_exception(small_disk: Path) -> None:
+def test_each_caller_of_a_failed_batch_gets_its_own_exception(tiny_disk: Path) -> None:
     """Four threads in one failed batch: four DiskFullErrors, distinct objects, the same
     message and path, each caused by the one the writer met; the store works once freed."""
-    with open_store(small_disk / "log.db", durability="off") as store:
+    with open_store(tiny_disk / "log.db", durability="off") as store:
         store.append("warm-up", [Note(text="the file and its WAL exist")])
         writer = store._writing()  # held: one batch gathers all
         release = threading.Event()
         held = writer.run(lambda _connection: release.wait(DEADLINE_S))
-        filler = fill(small_disk)
+        filler = fill_disk(tiny_disk)
         raised: dict[int, BaseException] = {}
 
         def append(number: int) -> None:
@@ -81,7 +63,7 @@ def test_each_caller_of_a_failed_batch_gets_its_own_exception(small_disk: Path) 
         errors = list(raised.values())
         assert len({id(error) for error in errors}) == CALLERS, "one object per caller"
         assert len({str(error) for error in errors}) == 1
-        assert {error.path for error in errors} == {str(small_disk / "log.db")}
+        assert {error.path for error in errors} == {str(tiny_disk / "log.db")}
         (original,) = {id(error.__cause__) for error in errors}
         assert original not in {id(error) for error in errors}
         assert all(isinstance(error.__cause__, DiskFullError) for error in errors)

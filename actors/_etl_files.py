@@ -21,7 +21,6 @@ deleted: removing a lock file another process has open would let two handlers ho
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from loguru import logger
+
+from sagalog.actors._waiting_lock import waiting_lock
 
 __all__ = ["discard_leftovers", "new_partial", "publish", "read_origin", "source_lock",
            "write_origin"]
@@ -49,17 +50,12 @@ def source_lock(final: Path) -> Iterator[None]:
     source = final.parent.name
     locks = _bookkeeping(final) / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with (locks / f"{source}.lock").open("a+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.bind(actor="etl-download").info(
-                "{}: another handler holds the source's lock; waiting for it", source)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def waiting(_holder: str) -> None:
+        logger.bind(actor="etl-download").info(
+            "{}: another handler holds the source's lock; waiting for it", source)
+
+    with waiting_lock(locks / f"{source}.lock", f"downloading {source}", waiting):
+        yield
 
 
 def _partials(final: Path) -> Path:

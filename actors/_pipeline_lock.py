@@ -11,22 +11,19 @@ and answers from there.
 
 The lock is per output (the target database, the collector's directory), not per
 command key: every command on one output shares its backup, marker and trees, so two
-different keys interleave as badly as one key twice. ``flock`` belongs to an open file
-description, so two threads of one process exclude each other too, and the kernel
-releases it when the holder dies, even by SIGKILL. The file is never deleted (a deleted
-lock file lets two processes lock two different files). POSIX only, as the store's
-worker lock.
+different keys interleave as badly as one key twice. The lock itself is
+:func:`~sagalog.actors._waiting_lock.waiting_lock`, shared with the ETL downloads.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from loguru import logger
+
+from sagalog.actors._waiting_lock import waiting_lock
 
 __all__ = ["lock_path", "phase_lock"]
 
@@ -45,18 +42,11 @@ def phase_lock(output: Path, key: str, *, actor: str, saga: str) -> Iterator[Non
     must exist.
     """
     lock = lock_path(output)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 256, 0).decode(errors="replace").strip() or "unknown"
-            logger.bind(actor=actor, saga=saga).info(
-                "{} is held by another handler (PID and key: {}); waiting for it before {}",
-                lock, holder, key)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {key}\n".encode(), 0)
+
+    def waiting(holder: str) -> None:
+        logger.bind(actor=actor, saga=saga).info(
+            "{} is held by another handler (PID and key: {}); waiting for it before {}",
+            lock, holder, key)
+
+    with waiting_lock(lock, key, waiting):
         yield
-    finally:
-        os.close(fd)  # closing the last descriptor releases the lock
